@@ -1,0 +1,189 @@
+import { HiveStorageError } from '@hive/errors'
+import type { MigrationRunResult, MigrationStatus } from '@hive/migrations'
+import { DataDirMigrations } from '../data-dir-migrations.js'
+import type { SnapshotInfo } from '../snapshot-store.js'
+import type { CliIo } from './cli-io.js'
+import { bytes, table, time } from './format.js'
+
+export interface MigrateArgs {
+  readonly action: 'up' | 'status' | 'down' | 'verify' | 'restore' | 'snapshots'
+  readonly dataDir: string
+  /** The data directory is the platform default: `up` may create it. */
+  readonly defaultDir: boolean
+  readonly json: boolean
+  readonly to?: string
+  readonly steps?: number
+  readonly dryRun: boolean
+  readonly rebaseline: boolean
+  readonly snapshot?: string
+  readonly keepSnapshots?: number
+}
+
+/** `hive migrate …`: returns the exit code. */
+export async function migrateCommand(args: MigrateArgs, io: CliIo): Promise<number> {
+  const migrations = DataDirMigrations.open({
+    dataDir: args.dataDir,
+    createDatabase: args.action === 'up' && !args.dryRun,
+    memoryIfMissing: args.dryRun,
+    createDirectory: args.defaultDir,
+    now: io.now,
+    ...(args.keepSnapshots === undefined ? {} : { keepSnapshots: args.keepSnapshots }),
+  })
+  try {
+    const out = (text: string) => io.stdout(`${text}\n`)
+    const json = (value: unknown) => io.stdout(`${JSON.stringify(value, null, 2)}\n`)
+    switch (args.action) {
+      case 'status': {
+        const status = await migrations.status()
+        if (args.json) json({ dataDir: migrations.layout.root, ...serialiseStatus(status) })
+        else out(describeStatus(migrations.layout.root, status))
+        return status.problems.length > 0 ? 1 : 0
+      }
+      case 'verify': {
+        const report = await migrations.verify()
+        if (args.json) json({ ok: report.ok, ...serialiseStatus(report.status), schema: report.schema })
+        else {
+          for (const problem of report.status.problems) out(`problem: ${problem.message}`)
+          for (const difference of report.schema) out(`schema: ${difference.object} is ${difference.problem}`)
+          if (report.ok) {
+            out(
+              `ok: ${report.status.entries.filter((e) => e.state === 'applied').length} applied migration(s) match their sources, and the schema matches ${report.status.current ?? 'an empty database'}`,
+            )
+          }
+        }
+        return report.ok ? 0 : 1
+      }
+      case 'up':
+      case 'down': {
+        const result =
+          args.action === 'up'
+            ? await migrations.up({
+                ...(args.to === undefined ? {} : { to: args.to }),
+                dryRun: args.dryRun,
+                rebaseline: args.rebaseline,
+              })
+            : await migrations.down({
+                ...(args.steps === undefined ? {} : { steps: args.steps }),
+                dryRun: args.dryRun,
+              })
+        if (args.json) json(serialiseRun(result))
+        else out(describeRun(migrations.layout.root, result))
+        if (result.error) throw result.error
+        return 0
+      }
+      case 'restore': {
+        const report = await migrations.restore(
+          args.snapshot === undefined ? {} : { snapshot: args.snapshot },
+        )
+        if (args.json)
+          json({ restored: report.restored, safety: report.safety, ...serialiseStatus(report.status) })
+        else {
+          out(`restored ${report.restored.name} (${bytes(report.restored.bytes)})`)
+          if (report.safety) out(`the database as it was before is in snapshots/${report.safety.name}`)
+          out(`schema version now ${report.status.current ?? 'none (empty database)'}`)
+        }
+        return 0
+      }
+      case 'snapshots': {
+        const list = migrations.snapshots.list()
+        if (args.json) json(list)
+        else if (list.length === 0) out(`no snapshots in ${migrations.layout.snapshots}`)
+        else out(describeSnapshots(list))
+        return 0
+      }
+    }
+  } finally {
+    migrations.close()
+  }
+}
+
+function serialiseStatus(status: MigrationStatus) {
+  return {
+    current: status.current,
+    latest: status.latest,
+    pending: status.pending,
+    migrations: status.entries,
+    problems: status.problems.map((problem) => problem.toJSON()),
+  }
+}
+
+function serialiseRun(result: MigrationRunResult) {
+  return {
+    ...result,
+    error: result.error?.toJSON(),
+    results: result.results.map((r) => ({ ...r, error: r.error?.toJSON() })),
+  }
+}
+
+function describeStatus(dataDir: string, status: MigrationStatus): string {
+  const lines = [
+    `data directory  ${dataDir}`,
+    `schema version  ${status.current ?? 'none (empty database)'}${status.latest && status.latest !== status.current ? ` (latest: ${status.latest})` : ''}`,
+    '',
+    table([
+      ['STATE', 'MIGRATION', 'APPLIED', 'TOOK'],
+      ...status.entries.map((e) => [
+        e.state,
+        e.name,
+        time(e.appliedAt),
+        e.durationMs === null ? '' : `${e.durationMs} ms`,
+      ]),
+    ]),
+  ]
+  if (status.pending.length > 0 && status.problems.length === 0) {
+    lines.push('', `${status.pending.length} pending: run \`hive migrate\` to apply`)
+  }
+  for (const problem of status.problems) lines.push('', `problem: ${problem.message}`)
+  return lines.join('\n')
+}
+
+function describeRun(dataDir: string, result: MigrationRunResult): string {
+  const lines: string[] = []
+  if (result.dryRun) {
+    lines.push(`-- dry run on ${dataDir}: nothing was changed`)
+    for (const r of result.results) lines.push(`-- ${r.name} (${r.direction}) ${r.outcome}`, ...r.sql, '')
+  } else {
+    const snapshot = result.beforeChange as SnapshotInfo | null | undefined
+    if (snapshot) lines.push(`snapshot  snapshots/${snapshot.name}`)
+    if (result.results.length > 0) {
+      lines.push(
+        table(
+          result.results.map((r) => [
+            r.outcome,
+            r.name,
+            r.outcome === 'not-run' || r.outcome === 'skipped' ? '' : `${r.durationMs} ms`,
+          ]),
+        ),
+      )
+    }
+  }
+  if (result.ok) {
+    const moved = result.from !== result.to
+    lines.push(
+      `schema version ${result.to ?? 'none (empty database)'}${moved || result.dryRun ? '' : ' (nothing to do)'}`,
+    )
+  }
+  return lines.join('\n')
+}
+
+function describeSnapshots(list: readonly SnapshotInfo[]): string {
+  return table([
+    ['SNAPSHOT', 'KIND', 'VERSION', 'SIZE'],
+    ...list.map((s) => [s.name, s.kind, s.version, bytes(s.bytes)]),
+  ])
+}
+
+/** Parses `--steps` and friends: a whole number of at least `min`, or a usage error. */
+export function wholeNumber(name: string, value: string | undefined, min: number): number | undefined {
+  if (value === undefined) return undefined
+  if (!/^\d{1,9}$/.test(value) || Number(value) < min) {
+    throw new HiveStorageError(
+      'INVALID_INPUT',
+      `${name} must be a whole number of at least ${min}, not ${JSON.stringify(value)}`,
+      {
+        value,
+      },
+    )
+  }
+  return Number(value)
+}

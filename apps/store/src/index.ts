@@ -1,0 +1,14 @@
+export type { CliIo } from './cli/cli-io.js'
+export { main } from './cli/main.js'
+export type { DataDirLayout } from './data-dir.js'
+export { dataDirLayout, defaultDataDir, ensureDataDir } from './data-dir.js'
+export type {
+  DataDirMigrationsConfig,
+  RestoreReport,
+  SchemaDifference,
+  VerifyReport,
+} from './data-dir-migrations.js'
+export { DataDirMigrations } from './data-dir-migrations.js'
+export { HIVE_APPLICATION_ID, openHiveDatabase } from './hive-database.js'
+export type { SnapshotInfo, SnapshotKind } from './snapshot-store.js'
+export { SnapshotStore } from './snapshot-store.js'

@@ -1,0 +1,265 @@
+import { execFileSync } from 'node:child_process'
+import { chmodSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { sha256File, tempDir } from '@hive/testing'
+import Sqlite from 'better-sqlite3'
+import { describe, expect, it } from 'vitest'
+import { hive, hiveInProcess } from './helpers.js'
+
+describe('hive migrate', () => {
+  it('creates the schema, then reports it applied, verified, and with nothing left to do', async () => {
+    const dir = tempDir()
+    const up = await hive(['--data-dir', dir, 'migrate'])
+    expect(up.stderr).toBe('')
+    expect(up.code).toBe(0)
+    expect(up.stdout).toMatch(/applied\s+0001_initial_schema/)
+
+    const status = await hiveInProcess(['--data-dir', dir, 'migrate', 'status', '--json'])
+    expect(status.code).toBe(0)
+    const parsed = JSON.parse(status.stdout)
+    expect(parsed).toMatchObject({
+      current: '0001_initial_schema',
+      latest: '0001_initial_schema',
+      pending: [],
+      problems: [],
+    })
+    expect(parsed.migrations[0]).toMatchObject({ name: '0001_initial_schema', state: 'applied' })
+
+    const verify = await hiveInProcess(['--data-dir', dir, 'migrate', 'verify'])
+    expect(verify).toMatchObject({ code: 0, stderr: '' })
+    expect(verify.stdout).toMatch(/^ok:/)
+
+    const again = await hiveInProcess(['--data-dir', dir, 'migrate', 'up'])
+    expect(again.code).toBe(0)
+    expect(again.stdout).toContain('nothing to do')
+  })
+
+  it("leaves a standard SQLite file that Debian's sqlite3 reads", async () => {
+    const dir = tempDir()
+    expect((await hiveInProcess(['--data-dir', dir, 'migrate'])).code).toBe(0)
+    const out = execFileSync(
+      'sqlite3',
+      [join(dir, 'hive.db'), 'PRAGMA integrity_check; SELECT name FROM hive_migrations;'],
+      {
+        encoding: 'utf8',
+      },
+    )
+    expect(out.trim().split('\n')).toEqual(['ok', '0001_initial_schema'])
+  })
+
+  it('prints the SQL of a dry run and creates nothing', async () => {
+    const dir = tempDir()
+    const result = await hiveInProcess(['--data-dir', dir, 'migrate', '--dry-run'])
+    expect(result.code).toBe(0)
+    expect(result.stdout).toContain('CREATE TABLE cells')
+    expect(result.stdout).toContain('CREATE VIRTUAL TABLE search USING fts5')
+    expect(readdirSync(dir)).toEqual([])
+  })
+
+  it('shows a dry run of down without changing the database', async () => {
+    const dir = tempDir()
+    await hiveInProcess(['--data-dir', dir, 'migrate'])
+    const before = sha256File(join(dir, 'hive.db'))
+    const result = await hiveInProcess(['--data-dir', dir, 'migrate', 'down', '--dry-run'])
+    expect(result.code).toBe(0)
+    expect(result.stdout).toContain('DROP TABLE cells')
+    expect(sha256File(join(dir, 'hive.db'))).toBe(before)
+    expect(readdirSync(dir)).toEqual(['hive.db'])
+  })
+
+  it('snapshots before a change, keeps the last N, and restores one', async () => {
+    const dir = tempDir()
+    const row = (name: string) => {
+      const db = new Sqlite(join(dir, 'hive.db'))
+      db.prepare('INSERT INTO workspaces VALUES (?, ?, ?, ?, ?)').run(`ws_${name}`, name, `/${name}`, 1, 1)
+      db.close()
+    }
+    const names = () => {
+      const db = new Sqlite(join(dir, 'hive.db'), { readonly: true })
+      const all = db.prepare('SELECT name FROM workspaces ORDER BY name').pluck().all()
+      db.close()
+      return all
+    }
+    await hiveInProcess(['--data-dir', dir, 'migrate'])
+    for (const name of ['one', 'two', 'three']) {
+      row(name)
+      // down drops the tables: its snapshot holds the row just written.
+      expect(
+        (await hiveInProcess(['--data-dir', dir, 'migrate', 'down', '--keep-snapshots', '2'])).code,
+      ).toBe(0)
+      // up finds an empty database: nothing worth a snapshot.
+      expect((await hiveInProcess(['--data-dir', dir, 'migrate', 'up', '--keep-snapshots', '2'])).code).toBe(
+        0,
+      )
+    }
+    const list = JSON.parse(
+      (await hiveInProcess(['--data-dir', dir, 'migrate', 'snapshots', '--json'])).stdout,
+    )
+    expect(list.map((s: { kind: string; version: string }) => [s.kind, s.version])).toEqual([
+      ['pre-migrate', '0001_initial_schema'],
+      ['pre-migrate', '0001_initial_schema'],
+    ])
+
+    // The latest pre-migration snapshot by default; the one before by name.
+    const latest = await hiveInProcess(['--data-dir', dir, 'migrate', 'restore'])
+    expect(latest.stderr).toBe('')
+    expect(latest.code).toBe(0)
+    expect(latest.stdout).toContain('schema version now 0001_initial_schema')
+    expect(names()).toEqual(['three'])
+    const named = await hiveInProcess(['--data-dir', dir, 'migrate', 'restore', '--snapshot', list[0].name])
+    expect(named.code).toBe(0)
+    expect(names()).toEqual(['two'])
+    // Each restore first kept the state it replaced.
+    const after = JSON.parse(
+      (await hiveInProcess(['--data-dir', dir, 'migrate', 'snapshots', '--json'])).stdout,
+    )
+    expect(after.filter((s: { kind: string }) => s.kind === 'pre-restore')).toHaveLength(2)
+  })
+
+  it('lets several processes migrate one data directory at once: each migration once, no errors', async () => {
+    const dir = tempDir()
+    const results = await Promise.all(
+      Array.from({ length: 4 }, () => hive(['--data-dir', dir, 'migrate', '--json'])),
+    )
+    const applied: string[] = []
+    for (const result of results) {
+      expect(result.stderr).toBe('')
+      expect(result.code).toBe(0)
+      const run = JSON.parse(result.stdout)
+      expect(run.ok).toBe(true)
+      for (const r of run.results) if (r.outcome === 'applied') applied.push(r.name)
+    }
+    expect(applied).toEqual(['0001_initial_schema'])
+    const db = new Sqlite(join(dir, 'hive.db'), { readonly: true })
+    expect(db.prepare('SELECT name FROM hive_migrations').pluck().all()).toEqual(['0001_initial_schema'])
+    db.close()
+  }, 60_000)
+
+  it('creates its default data directory, private, on first use', async () => {
+    const home = tempDir()
+    const result = await hive(['migrate'], { env: { HOME: home, XDG_DATA_HOME: '' } })
+    expect(result.code).toBe(0)
+    expect(existsSync(join(home, '.local', 'share', 'hive', 'hive.db'))).toBe(true)
+    const status = await hive(['migrate', 'status'], { env: { HOME: home, XDG_DATA_HOME: '' } })
+    expect(status.stdout).toContain(join(home, '.local', 'share', 'hive'))
+  })
+})
+
+describe('hive with bad input', () => {
+  function expectOneLineError(result: { code: number | null; stderr: string }, code: string, exit = 1) {
+    expect(result.code).toBe(exit)
+    expect(result.stderr.trimEnd().split('\n')).toHaveLength(1)
+    expect(result.stderr).toMatch(new RegExp(`^hive: .+ \\[${code}\\]\\n$`))
+  }
+
+  it('refuses a data directory that does not exist and creates nothing', async () => {
+    const root = tempDir()
+    const missing = join(root, 'typo')
+    for (const action of [[], ['status'], ['down'], ['verify'], ['restore']]) {
+      const result = await hiveInProcess(['--data-dir', missing, 'migrate', ...action])
+      expectOneLineError(result, 'DATA_DIR_UNUSABLE')
+      expect(result.stderr).toContain(missing)
+    }
+    expect(readdirSync(root)).toEqual([])
+  })
+
+  it('refuses a data directory named by HIVE_DATA_DIR that does not exist', async () => {
+    const root = tempDir()
+    const result = await hiveInProcess(['migrate'], { HIVE_DATA_DIR: join(root, 'nope') })
+    expectOneLineError(result, 'DATA_DIR_UNUSABLE')
+    expect(readdirSync(root)).toEqual([])
+  })
+
+  it.runIf(process.getuid?.() === 0)('refuses a data directory it cannot write', async () => {
+    const root = tempDir()
+    chmodSync(root, 0o755)
+    const dir = join(root, 'data')
+    mkdirSync(dir, { mode: 0o755 })
+    const result = await hive(['--data-dir', dir, 'migrate'], { uid: 65534 })
+    expectOneLineError(result, 'DATA_DIR_UNUSABLE')
+    expect(readdirSync(dir)).toEqual([])
+  })
+
+  it('refuses a file that is not a SQLite database and leaves it unchanged', async () => {
+    const dir = tempDir()
+    writeFileSync(join(dir, 'hive.db'), 'definitely not sqlite\n'.repeat(500))
+    const before = sha256File(join(dir, 'hive.db'))
+    for (const action of [[], ['status'], ['verify']]) {
+      expectOneLineError(await hiveInProcess(['--data-dir', dir, 'migrate', ...action]), 'NOT_A_DATABASE')
+    }
+    expect(sha256File(join(dir, 'hive.db'))).toBe(before)
+    expect(readdirSync(dir)).toEqual(['hive.db'])
+  })
+
+  it('refuses a database migrated by a newer version and leaves it unchanged', async () => {
+    const dir = tempDir()
+    await hiveInProcess(['--data-dir', dir, 'migrate'])
+    const db = new Sqlite(join(dir, 'hive.db'))
+    db.prepare("INSERT INTO hive_migrations VALUES ('0999_from_the_future', 'abc', 1, 1)").run()
+    db.close()
+    const before = sha256File(join(dir, 'hive.db'))
+    for (const action of [[], ['down'], ['--rebaseline']]) {
+      const result = await hiveInProcess(['--data-dir', dir, 'migrate', ...action])
+      expectOneLineError(result, 'DATABASE_TOO_NEW')
+      expect(result.stderr).toContain('0999_from_the_future')
+    }
+    const status = await hiveInProcess(['--data-dir', dir, 'migrate', 'status'])
+    expect(status.code).toBe(1)
+    expect(status.stdout).toMatch(/newer\s+0999_from_the_future/)
+    expect(sha256File(join(dir, 'hive.db'))).toBe(before)
+    expect(readdirSync(dir)).toEqual(['hive.db'])
+  })
+
+  it('refuses an unknown migration or snapshot name with a usage error', async () => {
+    const dir = tempDir()
+    await hiveInProcess(['--data-dir', dir, 'migrate'])
+    const before = sha256File(join(dir, 'hive.db'))
+    const to = await hiveInProcess(['--data-dir', dir, 'migrate', 'up', '--to', '0042_nope'])
+    expectOneLineError(to, 'UNKNOWN_MIGRATION', 2)
+    expect(to.stderr).toContain('0042_nope')
+    expectOneLineError(
+      await hiveInProcess(['--data-dir', dir, 'migrate', 'restore', '--snapshot', 'nope']),
+      'UNKNOWN_MIGRATION',
+      2,
+    )
+    expectOneLineError(await hiveInProcess(['--data-dir', dir, 'migrate', 'restore']), 'NOT_FOUND')
+    expect(sha256File(join(dir, 'hive.db'))).toBe(before)
+  })
+
+  it('rejects unknown commands, actions, options and misplaced options', async () => {
+    const dir = tempDir()
+    expectOneLineError(await hiveInProcess(['--data-dir', dir, 'migrat']), 'INVALID_INPUT', 2)
+    expectOneLineError(await hiveInProcess(['--data-dir', dir, 'migrate', 'sideways']), 'INVALID_INPUT', 2)
+    expectOneLineError(
+      await hiveInProcess(['--data-dir', dir, 'migrate', '--frobnicate']),
+      'INVALID_INPUT',
+      2,
+    )
+    expectOneLineError(
+      await hiveInProcess(['--data-dir', dir, 'migrate', 'status', '--steps', '2']),
+      'INVALID_INPUT',
+      2,
+    )
+    expectOneLineError(
+      await hiveInProcess(['--data-dir', dir, 'migrate', 'down', '--steps', 'two']),
+      'INVALID_INPUT',
+      2,
+    )
+    expectOneLineError(
+      await hiveInProcess(['--data-dir', dir, 'migrate', 'down', '--steps', '0']),
+      'INVALID_INPUT',
+      2,
+    )
+    expect(readdirSync(dir)).toEqual([])
+    const help = await hiveInProcess(['help'])
+    expect(help.code).toBe(0)
+    expect(help.stdout).toContain('Usage: hive')
+  })
+
+  it('reports errors as JSON too with --json', async () => {
+    const dir = tempDir()
+    const result = await hiveInProcess(['--data-dir', join(dir, 'missing'), 'migrate', 'status', '--json'])
+    expect(result.code).toBe(1)
+    expect(JSON.parse(result.stdout)).toMatchObject({ ok: false, error: { code: 'DATA_DIR_UNUSABLE' } })
+  })
+})
