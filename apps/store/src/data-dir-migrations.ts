@@ -1,5 +1,15 @@
-import { existsSync, rmSync } from 'node:fs'
-import { HiveStorageError } from '@hive/errors'
+import {
+  closeSync,
+  copyFileSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  renameSync,
+  rmSync,
+} from 'node:fs'
+import { basename, join } from 'node:path'
+import { HiveStorageError, isHiveStorageError } from '@hive/errors'
 import {
   type DownOptions,
   hiveMigrations,
@@ -10,7 +20,7 @@ import {
   type UpOptions,
 } from '@hive/migrations'
 import type { Database } from '@hive/schema'
-import { openDatabase, quickCheck, restoreDatabase, type SqliteDatabase } from '@hive/sqlite'
+import { fsyncPath, openDatabase, quickCheck, restoreDatabase, type SqliteDatabase } from '@hive/sqlite'
 import { type DataDirLayout, dataDirLayout, ensureDataDir } from './data-dir.js'
 import { openHiveDatabase } from './hive-database.js'
 import { type SnapshotInfo, SnapshotStore } from './snapshot-store.js'
@@ -20,13 +30,15 @@ export interface DataDirMigrationsConfig {
   readonly dataDir: string
   /** Create the database file when missing (only `up` needs that). */
   readonly createDatabase?: boolean
+  /** Create the data directory too (Hive does this for its default directory only). */
+  readonly createDirectory?: boolean
+  /** Open the database read-only (status, verify): nothing on disk changes. */
+  readonly readonly?: boolean
   /**
    * When the database is missing, work on an empty in-memory one instead of failing: a dry run
    * of a first migration shows its SQL without creating anything.
    */
   readonly memoryIfMissing?: boolean
-  /** Create the data directory too (Hive does this for its default directory only). */
-  readonly createDirectory?: boolean
   /** The migrations; Hive's own by default. */
   readonly source?: MigrationSource
   /** Pre-migration snapshots to keep (default 5). */
@@ -49,9 +61,23 @@ export interface VerifyReport {
 
 export interface RestoreReport {
   readonly restored: SnapshotInfo
-  /** The snapshot of the database as it was just before the restore. */
+  /** The snapshot of the database as it was just before the restore (null if it was not readable). */
   readonly safety: SnapshotInfo | null
+  /** Where the previous files went when they could not be snapshotted (a damaged database). */
+  readonly quarantined: readonly string[]
   readonly status: MigrationStatus
+}
+
+function keepOf(config: { keepSnapshots?: number }): number {
+  const keep = config.keepSnapshots ?? 5
+  if (!Number.isInteger(keep) || keep < 0 || keep > 1000) {
+    throw new HiveStorageError(
+      'INVALID_INPUT',
+      `keepSnapshots must be an integer from 0 to 1000, not ${keep}`,
+      { value: keep },
+    )
+  }
+  return keep
 }
 
 /**
@@ -70,11 +96,11 @@ export class DataDirMigrations {
   readonly layout: DataDirLayout
   readonly database: SqliteDatabase<Database>
   readonly snapshots: SnapshotStore
-  readonly #config: DataDirMigrationsConfig
+  readonly #config: DataDirMigrationsConfig & { keepSnapshots: number }
   readonly #migrator: Migrator
 
   private constructor(
-    config: DataDirMigrationsConfig,
+    config: DataDirMigrationsConfig & { keepSnapshots: number },
     layout: DataDirLayout,
     database: SqliteDatabase<Database>,
   ) {
@@ -92,20 +118,20 @@ export class DataDirMigrations {
 
   /** Opens the data directory's database, which must exist unless told to create it. */
   static open(config: DataDirMigrationsConfig): DataDirMigrations {
-    const create = config.createDatabase ?? false
-    const keep = config.keepSnapshots ?? 5
-    if (!Number.isInteger(keep) || keep < 0 || keep > 1000) {
-      throw new HiveStorageError(
-        'INVALID_INPUT',
-        `keepSnapshots must be an integer from 0 to 1000, not ${keep}`,
-        { value: keep },
-      )
-    }
+    const keepSnapshots = keepOf(config)
+    const create = (config.createDatabase ?? false) && !config.readonly
     const layout = dataDirLayout(config.dataDir)
-    if (config.memoryIfMissing && !existsSync(layout.database)) {
+    if (
+      config.memoryIfMissing &&
+      !existsSync(layout.database) &&
+      (config.createDirectory || existsSync(layout.root))
+    ) {
       return new DataDirMigrations({ ...config, keepSnapshots: 0 }, layout, openHiveDatabase(':memory:'))
     }
-    ensureDataDir(layout.root, { create: create && (config.createDirectory ?? false), writable: true })
+    ensureDataDir(layout.root, {
+      create: create && (config.createDirectory ?? false),
+      writable: !config.readonly,
+    })
     if (!create && !existsSync(layout.database)) {
       throw new HiveStorageError(
         'NOT_FOUND',
@@ -116,8 +142,77 @@ export class DataDirMigrations {
       )
     }
     // Migrations wait for each other (and for long snapshots) rather than fail.
-    const database = openHiveDatabase(layout.database, { create, busyTimeoutMs: 30_000 })
-    return new DataDirMigrations({ ...config, keepSnapshots: keep }, layout, database)
+    const database = openHiveDatabase(layout.database, {
+      create,
+      readonly: config.readonly ?? false,
+      busyTimeoutMs: 30_000,
+    })
+    return new DataDirMigrations({ ...config, keepSnapshots }, layout, database)
+  }
+
+  /**
+   * Brings a data directory's database back to a snapshot (the latest pre-migration one by
+   * default). The snapshot is checked first. The current database is snapshotted as
+   * `pre-restore`, so that a restore can be undone the same way; if it cannot be read (it is
+   * damaged: the usual reason to restore), its files are moved to `quarantine/` instead. It
+   * never needs the current database to open.
+   */
+  static async restore(config: {
+    dataDir: string
+    snapshot?: string
+    keepSnapshots?: number
+    source?: MigrationSource
+    now?: () => number
+  }): Promise<RestoreReport> {
+    const keep = keepOf(config)
+    const now = config.now ?? Date.now
+    const layout = ensureDataDir(config.dataDir, { create: false, writable: true })
+    const snapshots = new SnapshotStore({ dir: layout.snapshots, now })
+    const snapshot = snapshots.find(config.snapshot)
+    const probe = openDatabase(snapshot.path, { readonly: true, create: false })
+    try {
+      const check = quickCheck(probe.sqlite)
+      if (!check.ok) {
+        throw new HiveStorageError(
+          'SNAPSHOT_FAILED',
+          `snapshot ${snapshot.name} is damaged: ${check.problems[0]}`,
+          {
+            value: snapshot.name,
+          },
+        )
+      }
+    } finally {
+      probe.close()
+    }
+
+    let safety: SnapshotInfo | null = null
+    const quarantined: string[] = []
+    if (existsSync(layout.database)) {
+      if (isReadable(layout.database)) {
+        // A failure here (a full disk, say) stops the restore with nothing changed.
+        if (keep > 0) {
+          safety = snapshots.take(layout.database, 'pre-restore', currentVersion(layout.database))
+          snapshots.prune('pre-restore', keep)
+        }
+      } else {
+        quarantined.push(...quarantineDatabase(layout, now()))
+      }
+    }
+    if (existsSync(layout.database)) {
+      await restoreDatabase(snapshot.path, layout.database)
+    } else {
+      installCopy(snapshot.path, layout)
+    }
+    const restored = DataDirMigrations.open({
+      dataDir: layout.root,
+      readonly: true,
+      ...(config.source ? { source: config.source } : {}),
+    })
+    try {
+      return { restored: snapshot, safety, quarantined, status: await restored.status() }
+    } finally {
+      restored.close()
+    }
   }
 
   status(): Promise<MigrationStatus> {
@@ -132,24 +227,6 @@ export class DataDirMigrations {
   /** Reverts applied migrations (see {@link Migrator.down}), snapshotting the database first. */
   async down(options: DownOptions = {}): Promise<MigrationRunResult> {
     return this.#keepSnapshotIfChanged(await this.#migrator.down(options))
-  }
-
-  /**
-   * A snapshot is worth keeping only if the run changed something; then older ones are pruned.
-   * A run that changed nothing (it failed at once) drops its snapshot, so that `restore` still
-   * goes back to the state before the last real change.
-   */
-  #keepSnapshotIfChanged(result: MigrationRunResult): MigrationRunResult {
-    const snapshot = result.beforeChange as SnapshotInfo | null | undefined
-    if (!snapshot) return result
-    const changed = result.results.some((r) => r.outcome === 'applied' || r.outcome === 'reverted')
-    if (changed) {
-      this.snapshots.prune('pre-migrate', this.#config.keepSnapshots ?? 5)
-      return result
-    }
-    rmSync(snapshot.path, { force: true })
-    const { beforeChange: _dropped, ...rest } = result
-    return rest
   }
 
   /**
@@ -177,47 +254,106 @@ export class DataDirMigrations {
     }
   }
 
-  /**
-   * Brings the database back to a snapshot (the latest pre-migration one by default), after
-   * checking it and snapshotting the current state, so that a restore can itself be undone.
-   */
-  async restore(options: { snapshot?: string } = {}): Promise<RestoreReport> {
-    const snapshot = this.snapshots.find(options.snapshot)
-    const probe = openDatabase(snapshot.path, { readonly: true, create: false })
-    try {
-      const check = quickCheck(probe.sqlite)
-      if (!check.ok) {
-        throw new HiveStorageError(
-          'SNAPSHOT_FAILED',
-          `snapshot ${snapshot.name} is damaged: ${check.problems[0]}`,
-          {
-            value: snapshot.name,
-          },
-        )
-      }
-    } finally {
-      probe.close()
-    }
-    const current = (await this.#migrator.status()).current
-    const safety =
-      this.#config.keepSnapshots === 0
-        ? null
-        : this.snapshots.take(this.layout.database, 'pre-restore', current)
-    await restoreDatabase(snapshot.path, this.layout.database)
-    this.database.clearStatements()
-    if (safety) this.snapshots.prune('pre-restore', this.#config.keepSnapshots ?? 5)
-    return { restored: snapshot, safety, status: await this.#migrator.status() }
-  }
-
   close(): void {
     this.database.close()
   }
 
+  /**
+   * A snapshot is worth keeping only if the run changed something; then older ones are pruned.
+   * A run that changed nothing (it failed at once) drops its snapshot, so that `restore` still
+   * goes back to the state before the last real change.
+   */
+  #keepSnapshotIfChanged(result: MigrationRunResult): MigrationRunResult {
+    const snapshot = result.beforeChange as SnapshotInfo | null | undefined
+    if (!snapshot) return result
+    const changed = result.results.some((r) => r.outcome === 'applied' || r.outcome === 'reverted')
+    if (changed) {
+      this.snapshots.prune('pre-migrate', this.#config.keepSnapshots)
+      return result
+    }
+    rmSync(snapshot.path, { force: true })
+    const { beforeChange: _dropped, ...rest } = result
+    return rest
+  }
+
   #snapshotBeforeChange(current: string | null): SnapshotInfo | null {
-    const keep = this.#config.keepSnapshots ?? 5
     // A new, empty database has nothing worth keeping.
-    if (keep === 0 || (current === null && isEmpty(this.database))) return null
+    if (this.#config.keepSnapshots === 0 || (current === null && isEmpty(this.database))) return null
     return this.snapshots.take(this.layout.database, 'pre-migrate', current)
+  }
+}
+
+/** The last applied migration of a database file, read without changing it; null if unknown. */
+function currentVersion(path: string): string | null {
+  const database = openDatabase(path, { readonly: true, create: false })
+  try {
+    return (
+      (database.sqlite.prepare('SELECT name FROM hive_migrations ORDER BY name DESC LIMIT 1').pluck().get() as
+        | string
+        | undefined) ?? null
+    )
+  } catch {
+    return null
+  } finally {
+    database.close()
+  }
+}
+
+/** Whether a database file opens and passes `quick_check`; false when it is damaged. */
+function isReadable(path: string): boolean {
+  let database: SqliteDatabase | undefined
+  try {
+    database = openDatabase(path, { readonly: true, create: false })
+    return quickCheck(database.sqlite).ok
+  } catch (error) {
+    if (isHiveStorageError(error, 'DATABASE_CORRUPT', 'NOT_A_DATABASE')) return false
+    throw error
+  } finally {
+    database?.close()
+  }
+}
+
+/** Moves the database and its WAL files into `quarantine/` (never deletes them). */
+function quarantineDatabase(layout: DataDirLayout, time: number): string[] {
+  mkdirSync(layout.quarantine, { recursive: true, mode: 0o700 })
+  const moved: string[] = []
+  for (const suffix of ['', '-wal', '-shm']) {
+    const from = `${layout.database}${suffix}`
+    if (!existsSync(from)) continue
+    const to = join(
+      layout.quarantine,
+      `${new Date(time).toISOString().replace(/[-:.]/g, '')}-${basename(from)}`,
+    )
+    renameSync(from, to)
+    moved.push(to)
+  }
+  fsyncPath(layout.root)
+  return moved
+}
+
+/** Puts a copy of a snapshot in place of a missing database: temp file, fsync, rename. */
+function installCopy(snapshotPath: string, layout: DataDirLayout): void {
+  const temporary = join(layout.root, `.hive.db.${process.pid}.restore`)
+  try {
+    copyFileSync(snapshotPath, temporary)
+    const fd = openSync(temporary, 'r+')
+    try {
+      fsyncSync(fd)
+    } finally {
+      closeSync(fd)
+    }
+    renameSync(temporary, layout.database)
+    fsyncPath(layout.root)
+  } catch (cause) {
+    rmSync(temporary, { force: true })
+    throw new HiveStorageError(
+      'SNAPSHOT_FAILED',
+      `cannot install snapshot ${snapshotPath}: ${(cause as Error).message}`,
+      {
+        value: snapshotPath,
+        cause,
+      },
+    )
   }
 }
 

@@ -46,7 +46,19 @@ export class SnapshotStore {
 
   /** Snapshots the database at `databasePath`; `version` is its last applied migration. */
   take(databasePath: string, kind: SnapshotKind, version: string | null): SnapshotInfo & SnapshotResult {
-    mkdirSync(this.#dir, { recursive: true, mode: 0o700 })
+    try {
+      mkdirSync(this.#dir, { recursive: true, mode: 0o700 })
+    } catch (cause) {
+      throw new HiveStorageError(
+        'SNAPSHOT_FAILED',
+        `cannot create ${this.#dir}: ${(cause as Error).message}`,
+        {
+          value: this.#dir,
+          cause,
+        },
+      )
+    }
+    this.#removeLeftovers()
     let time = this.#now()
     const label = version ?? 'empty'
     // Two snapshots in one millisecond would collide: step to the next free name.
@@ -58,23 +70,26 @@ export class SnapshotStore {
 
   /** Every snapshot, oldest first. */
   list(): SnapshotInfo[] {
-    let names: string[]
-    try {
-      names = readdirSync(this.#dir)
-    } catch {
-      return []
-    }
-    return names
-      .map((name) => ({ name, match: name.match(NAME) }))
-      .filter((entry): entry is { name: string; match: RegExpMatchArray } => entry.match !== null)
-      .map(({ name, match }) => ({
-        name,
-        path: join(this.#dir, name),
-        kind: match[2] as SnapshotKind,
-        takenAt: parseStamp(match[1] as string),
-        version: match[3] as string,
-        bytes: statSync(join(this.#dir, name)).size,
-      }))
+    return safeReaddir(this.#dir)
+      .flatMap((name) => {
+        const match = name.match(NAME)
+        if (!match) return []
+        try {
+          const bytes = statSync(join(this.#dir, name)).size
+          return [
+            {
+              name,
+              path: join(this.#dir, name),
+              kind: match[2] as SnapshotKind,
+              takenAt: parseStamp(match[1] as string),
+              version: match[3] as string,
+              bytes,
+            },
+          ]
+        } catch {
+          return [] // removed meanwhile
+        }
+      })
       .sort((a, b) => (a.name < b.name ? -1 : 1))
   }
 
@@ -102,11 +117,42 @@ export class SnapshotStore {
     return found
   }
 
-  /** Deletes all but the newest `keep` snapshots of `kind`; returns the names removed. */
+  /**
+   * Deletes all but the newest `keep` snapshots of `kind`; returns the names removed. Best
+   * effort: a snapshot that cannot be removed stays, and the next prune tries again.
+   */
   prune(kind: SnapshotKind, keep: number): string[] {
     const old = this.list().filter((s) => s.kind === kind)
-    const removed = old.slice(0, Math.max(0, old.length - keep))
-    for (const snapshot of removed) rmSync(snapshot.path, { force: true })
-    return removed.map((s) => s.name)
+    const removed: string[] = []
+    for (const snapshot of old.slice(0, Math.max(0, old.length - keep))) {
+      try {
+        rmSync(snapshot.path, { force: true })
+        removed.push(snapshot.name)
+      } catch {
+        // Kept; reported by its absence from the result.
+      }
+    }
+    return removed
+  }
+
+  /** Temp files of snapshots interrupted by a crash (older than an hour: none is still being written). */
+  #removeLeftovers(): void {
+    for (const name of safeReaddir(this.#dir)) {
+      if (!name.startsWith('.') || !name.endsWith('.tmp')) continue
+      const path = join(this.#dir, name)
+      try {
+        if (statSync(path).mtimeMs < this.#now() - 60 * 60 * 1000) rmSync(path, { force: true })
+      } catch {
+        // Gone already, or not ours to remove.
+      }
+    }
+  }
+}
+
+function safeReaddir(dir: string): string[] {
+  try {
+    return readdirSync(dir)
+  } catch {
+    return []
   }
 }

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process'
-import { chmodSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { sha256File, tempDir } from '@hive/testing'
 import Sqlite from 'better-sqlite3'
@@ -145,6 +145,42 @@ describe('hive migrate', () => {
   })
 })
 
+describe('hive migrate restore', () => {
+  it('recovers a damaged database from the latest snapshot, keeping the damaged file in quarantine', async () => {
+    for (const damage of ['garbage', 'pages'] as const) {
+      const dir = tempDir()
+      await hiveInProcess(['--data-dir', dir, 'migrate'])
+      const db = new Sqlite(join(dir, 'hive.db'))
+      db.prepare('INSERT INTO workspaces VALUES (?, ?, ?, ?, ?)').run('ws_1', 'saved', '/saved', 1, 1)
+      db.close()
+      // A down takes a snapshot holding the row; up again, then the database gets damaged.
+      await hiveInProcess(['--data-dir', dir, 'migrate', 'down'])
+      await hiveInProcess(['--data-dir', dir, 'migrate', 'up'])
+      const path = join(dir, 'hive.db')
+      if (damage === 'garbage') writeFileSync(path, 'overwritten by accident\n'.repeat(1000))
+      else {
+        const bytes = readFileSync(path)
+        bytes.fill(0x41, 4096 * 2, 4096 * 40)
+        writeFileSync(path, bytes)
+      }
+      const before = sha256File(path)
+      const result = await hiveInProcess(['--data-dir', dir, 'migrate', 'restore'])
+      expect(result.stderr).toBe('')
+      expect(result.code).toBe(0)
+      expect(result.stdout).toContain('moved to')
+      // The damaged file (and any WAL beside it, which must not be replayed) is kept aside.
+      const kept = readdirSync(join(dir, 'quarantine')).filter((name) => name.endsWith('-hive.db'))
+      expect(kept).toHaveLength(1)
+      expect(sha256File(join(dir, 'quarantine', kept[0]!))).toBe(before)
+      expect(existsSync(`${path}-wal`)).toBe(false)
+      const check = new Sqlite(path, { readonly: true })
+      expect(check.prepare('SELECT name FROM workspaces').pluck().all()).toEqual(['saved'])
+      check.close()
+      expect((await hiveInProcess(['--data-dir', dir, 'migrate', 'verify'])).code).toBe(0)
+    }
+  })
+})
+
 describe('hive with bad input', () => {
   function expectOneLineError(result: { code: number | null; stderr: string }, code: string, exit = 1) {
     expect(result.code).toBe(exit)
@@ -224,6 +260,43 @@ describe('hive with bad input', () => {
     )
     expectOneLineError(await hiveInProcess(['--data-dir', dir, 'migrate', 'restore']), 'NOT_FOUND')
     expect(sha256File(join(dir, 'hive.db'))).toBe(before)
+  })
+
+  it('checks --to before creating anything in a fresh data directory', async () => {
+    const dir = tempDir()
+    expectOneLineError(
+      await hiveInProcess(['--data-dir', dir, 'migrate', 'up', '--to', '0042_nope']),
+      'UNKNOWN_MIGRATION',
+      2,
+    )
+    expect(readdirSync(dir)).toEqual([])
+  })
+
+  it('refuses a dry run on a data directory that does not exist', async () => {
+    const root = tempDir()
+    expectOneLineError(
+      await hiveInProcess(['--data-dir', join(root, 'typo'), 'migrate', '--dry-run']),
+      'DATA_DIR_UNUSABLE',
+    )
+    expect(readdirSync(root)).toEqual([])
+  })
+
+  it("refuses another application's SQLite file, in any journal mode, and leaves it byte for byte", async () => {
+    const dir = tempDir()
+    const theirs = new Sqlite(join(dir, 'hive.db'))
+    theirs.exec(
+      "CREATE TABLE orders (id INTEGER PRIMARY KEY, item TEXT); INSERT INTO orders (item) VALUES ('tea')",
+    )
+    theirs.close()
+    const before = sha256File(join(dir, 'hive.db'))
+    for (const action of [[], ['status'], ['verify'], ['down'], ['--dry-run'], ['snapshots']]) {
+      expectOneLineError(
+        await hiveInProcess(['--data-dir', dir, 'migrate', ...action]),
+        'NOT_A_HIVE_DATABASE',
+      )
+    }
+    expect(sha256File(join(dir, 'hive.db'))).toBe(before)
+    expect(readdirSync(dir)).toEqual(['hive.db'])
   })
 
   it('rejects unknown commands, actions, options and misplaced options', async () => {

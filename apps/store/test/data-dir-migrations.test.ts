@@ -58,7 +58,7 @@ describe('DataDirMigrations', () => {
     expect(down.ok).toBe(false)
     expect(down.error?.message).toContain('cannot be undone')
 
-    const restored = await migrations.restore()
+    const restored = await DataDirMigrations.restore({ dataDir, source })
     expect(restored.restored.name).toBe(snapshot.name)
     expect(restored.status.current).toBe('0001_notes')
     expect(restored.status.pending).toEqual(['0002_drop_body'])

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
+import { HiveStorageError } from '@hive/errors'
 import { loadMigration } from './folder-migration-source.js'
 import type { Migration, MigrationModule, MigrationSource } from './migration.js'
 import * as m0001 from './migrations/0001_initial_schema.js'
@@ -25,7 +26,17 @@ export const hiveMigrations: MigrationSource = {
   async getMigrations(): Promise<readonly Migration[]> {
     return MODULES.map(([name, module]) => {
       const path = fileURLToPath(new URL(`${name}.ts`, SOURCES))
-      return loadMigration(name, module, readFileSync(path, 'utf8'), path)
+      let source: string
+      try {
+        source = readFileSync(path, 'utf8')
+      } catch (cause) {
+        throw new HiveStorageError(
+          'INTERNAL',
+          `the source of migration ${name} is missing from @hive/migrations (${path}): the package is incomplete`,
+          { value: path, cause },
+        )
+      }
+      return loadMigration(name, module, source, path)
     })
   },
 }

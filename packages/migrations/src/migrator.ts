@@ -238,26 +238,42 @@ export class Migrator {
       const migrations = await this.#migrations()
       const plan = await prepare(state, migrations)
       await this.#db.connection().execute(async (db) => {
+        // The snapshot is taken before the write lock when possible (a large database takes a
+        // while to copy, and other writers would wait all that time); if anyone commits in
+        // between, it is taken again under the lock.
+        let snapshotVersion = dryRun
+          ? undefined
+          : await this.#snapshotEarly(db, direction, migrations, plan, state)
         let first = true
         for (;;) {
-          // Under the write lock: read the history, check it, pick the next migration.
           await this.#begin(db)
-          let next: Migration[]
           let status: MigrationStatus
+          let next: Migration[]
           try {
-            status = await this.#statusIn(db, migrations)
+            status = await this.#statusIn(db, migrations, direction === 'up')
             if (first) from = status.current
             to = status.current
             if (first && rebaseline && (await this.#rebaseline(db, status, state))) {
-              status = await this.#statusIn(db, migrations)
+              status = await this.#statusIn(db, migrations, true)
             }
             if (status.problems.length > 0) throw status.problems[0]
             next = plan(status)
             if (first) this.#markPlanned(state, direction, next)
+            if (next.length > 0 && first && !dryRun && this.#config.beforeChange) {
+              if (snapshotVersion === undefined || snapshotVersion !== (await this.#dataVersion(db))) {
+                state.beforeChange = await this.#config.beforeChange({
+                  direction,
+                  current: status.current,
+                  migrations: next.map((m) => m.name),
+                })
+              }
+              snapshotVersion = undefined
+            }
           } catch (error) {
             await this.#rollback(db)
             throw error
           }
+          first = false
           const migration = next[0]
           if (migration === undefined) {
             // Nothing (left) to do; a re-baseline may still have something to commit.
@@ -265,42 +281,24 @@ export class Migrator {
             else await this.#commit(db)
             break
           }
-          if (first && !dryRun && this.#config.beforeChange) {
-            try {
-              state.beforeChange = await this.#config.beforeChange({
-                direction,
-                current: status.current,
-                migrations: next.map((m) => m.name),
-              })
-            } catch (error) {
-              await this.#rollback(db)
-              throw error
-            }
-          }
-          first = false
           if (dryRun) {
-            try {
-              for (const each of next) await this.#step(db, each, direction, state, true)
-            } finally {
-              await this.#rollback(db)
-            }
+            await this.#dryRun(db, next, direction, state, migrations, plan)
             break
           }
           if (migration.foreignKeys === 'off') {
-            // The pragma is a no-op inside a transaction: leave it (keeping a re-baseline), switch,
-            // and take the lock anew.
+            // The pragma is a no-op inside a transaction: leave it (keeping a re-baseline),
+            // switch, and take the lock anew.
             await this.#commit(db)
-            await sql`PRAGMA foreign_keys = OFF`.execute(db)
-            try {
+            await this.#withoutForeignKeys(db, async () => {
               await this.#begin(db)
-              if (plan(await this.#statusIn(db, migrations))[0]?.name !== migration.name) {
+              if (
+                plan(await this.#statusIn(db, migrations, direction === 'up'))[0]?.name !== migration.name
+              ) {
                 await this.#rollback(db) // another process moved on meanwhile: look again
-                continue
+                return
               }
               await this.#applyAndCommit(db, migration, direction, state)
-            } finally {
-              await sql`PRAGMA foreign_keys = ON`.execute(db)
-            }
+            })
           } else {
             await this.#applyAndCommit(db, migration, direction, state)
           }
@@ -318,7 +316,7 @@ export class Migrator {
             },
           )
     }
-    // Whatever did not get its turn (another failed first, or the run was refused).
+    // Planned migrations another process applied first are `skipped`; after a failure, `not-run`.
     const results = state.results.map((result) =>
       result.outcome === 'not-run' && state.error === undefined
         ? { ...result, outcome: 'skipped' as const }
@@ -336,79 +334,171 @@ export class Migrator {
     }
   }
 
+  /**
+   * Calls `beforeChange` before taking the write lock, if the history read without the lock
+   * says there is work. Returns the connection's `data_version` at that moment, or undefined
+   * when it did not snapshot.
+   */
+  async #snapshotEarly(
+    db: Kysely<any>,
+    direction: 'up' | 'down',
+    migrations: readonly Migration[],
+    plan: (status: MigrationStatus) => Migration[],
+    state: RunState,
+  ): Promise<number | undefined> {
+    if (!this.#config.beforeChange) return undefined
+    const applied = await readHistory(db)
+    const status = compareMigrations(
+      migrations,
+      applied,
+      applied.length === 0 ? await countUserTables(db) : 0,
+    )
+    const next = status.problems.length > 0 ? [] : plan(status)
+    if (next.length === 0) return undefined
+    const version = await this.#dataVersion(db)
+    try {
+      state.beforeChange = await this.#config.beforeChange({
+        direction,
+        current: status.current,
+        migrations: next.map((m) => m.name),
+      })
+    } catch (error) {
+      this.#markPlanned(state, direction, next)
+      throw error
+    }
+    return version
+  }
+
+  /** Runs every planned migration in one transaction, rolls it back, and keeps their SQL. */
+  async #dryRun(
+    db: Kysely<any>,
+    planned: readonly Migration[],
+    direction: 'up' | 'down',
+    state: RunState,
+    migrations: readonly Migration[],
+    plan: (status: MigrationStatus) => Migration[],
+  ): Promise<void> {
+    const foreignKeysOff = planned.some((m) => m.foreignKeys === 'off')
+    const body = async () => {
+      try {
+        for (const migration of plan(await this.#statusIn(db, migrations, direction === 'up'))) {
+          const result = await this.#step(db, migration, direction, true)
+          this.#record(state, {
+            ...result,
+            sql:
+              migration.foreignKeys === 'off'
+                ? [
+                    'PRAGMA foreign_keys = OFF; -- before the transaction',
+                    ...result.sql,
+                    'PRAGMA foreign_key_check;',
+                    'PRAGMA foreign_keys = ON; -- after it',
+                  ]
+                : result.sql,
+          })
+        }
+      } finally {
+        await this.#rollback(db)
+      }
+    }
+    if (!foreignKeysOff) return body()
+    await this.#rollback(db)
+    await this.#withoutForeignKeys(db, async () => {
+      await this.#begin(db)
+      await body()
+    })
+  }
+
+  async #withoutForeignKeys(db: Kysely<any>, fn: () => Promise<void>): Promise<void> {
+    await sql`PRAGMA foreign_keys = OFF`.execute(db)
+    try {
+      await fn()
+    } finally {
+      await sql`PRAGMA foreign_keys = ON`.execute(db)
+    }
+  }
+
   #markPlanned(state: RunState, direction: 'up' | 'down', planned: readonly Migration[]): void {
     for (const migration of planned) {
       state.results.push({ name: migration.name, direction, outcome: 'not-run', durationMs: 0, sql: [] })
     }
   }
 
-  /** Runs one migration in the open transaction and commits it, or rolls it back and throws. */
-  async #applyAndCommit(db: Kysely<any>, migration: Migration, direction: 'up' | 'down', state: RunState) {
-    try {
-      await this.#step(db, migration, direction, state, false)
-      await this.#commit(db)
-    } catch (error) {
-      await this.#rollback(db)
-      throw error
-    }
+  /** Puts a migration's result in place of its `not-run` entry (or at the end). */
+  #record(state: RunState, result: MigrationResult): void {
+    const index = state.results.findIndex((r) => r.name === result.name && r.outcome === 'not-run')
+    if (index >= 0) state.results[index] = result
+    else state.results.push(result)
   }
 
-  async #step(
+  /**
+   * Runs one migration in the open transaction and commits it; only a successful COMMIT makes it
+   * `applied` (or `reverted`). Any failure, of the migration or of the COMMIT, rolls back and
+   * is reported as `MIGRATION_FAILED` naming the migration.
+   */
+  async #applyAndCommit(
     db: Kysely<any>,
     migration: Migration,
     direction: 'up' | 'down',
     state: RunState,
+  ): Promise<void> {
+    const started = performance.now()
+    let result: MigrationResult
+    try {
+      result = await this.#step(db, migration, direction, false)
+      await this.#commit(db)
+    } catch (error) {
+      await this.#rollback(db)
+      const failure = new HiveStorageError(
+        'MIGRATION_FAILED',
+        `migration ${migration.name} (${direction}) failed: ${(error as Error)?.message ?? error}; the database stays as it was before it`,
+        { value: migration.name, cause: error },
+      )
+      this.#record(state, {
+        name: migration.name,
+        direction,
+        outcome: 'failed',
+        durationMs: Math.round(performance.now() - started),
+        sql: [],
+        error: failure,
+      })
+      throw failure
+    }
+    this.#record(state, result)
+  }
+
+  /** Runs a migration's up or down and records it in the history, inside the open transaction. */
+  async #step(
+    db: Kysely<any>,
+    migration: Migration,
+    direction: 'up' | 'down',
     dryRun: boolean,
-  ) {
-    const index = state.results.findIndex(
-      (result) => result.name === migration.name && result.outcome === 'not-run',
-    )
+  ): Promise<MigrationResult> {
     const started = performance.now()
     const captured: string[] = []
     this.#capture = dryRun ? captured : undefined
     try {
       if (direction === 'up') await migration.up(db)
       else await migration.down(db)
+    } finally {
       this.#capture = undefined
-      if (migration.foreignKeys === 'off') await this.#checkForeignKeys(db, migration.name)
-      const durationMs = Math.round(performance.now() - started)
-      if (!dryRun && direction === 'up') {
-        await recordApplied(db, {
-          name: migration.name,
-          checksum: migration.checksum,
-          appliedAt: (this.#config.now ?? Date.now)(),
-          durationMs,
-        })
-      }
-      if (!dryRun && direction === 'down') await recordReverted(db, migration.name)
-      const result: MigrationResult = {
+    }
+    if (migration.foreignKeys === 'off') await this.#checkForeignKeys(db, migration.name)
+    const durationMs = Math.round(performance.now() - started)
+    if (!dryRun && direction === 'up') {
+      await recordApplied(db, {
         name: migration.name,
-        direction,
-        outcome: dryRun ? 'dry-run' : direction === 'up' ? 'applied' : 'reverted',
+        checksum: migration.checksum,
+        appliedAt: (this.#config.now ?? Date.now)(),
         durationMs,
-        sql: captured,
-      }
-      if (index >= 0) state.results[index] = result
-      else state.results.push(result)
-    } catch (error) {
-      this.#capture = undefined
-      const cause = isHiveStorageError(error) ? error : undefined
-      const failure = new HiveStorageError(
-        'MIGRATION_FAILED',
-        `migration ${migration.name} (${direction}) failed: ${(error as Error)?.message ?? error}; the database stays as it was before it`,
-        { value: migration.name, cause: cause ?? error },
-      )
-      const result: MigrationResult = {
-        name: migration.name,
-        direction,
-        outcome: 'failed',
-        durationMs: Math.round(performance.now() - started),
-        sql: captured,
-        error: failure,
-      }
-      if (index >= 0) state.results[index] = result
-      else state.results.push(result)
-      throw failure
+      })
+    }
+    if (!dryRun && direction === 'down') await recordReverted(db, migration.name)
+    return {
+      name: migration.name,
+      direction,
+      outcome: dryRun ? 'dry-run' : direction === 'up' ? 'applied' : 'reverted',
+      durationMs,
+      sql: captured,
     }
   }
 
@@ -449,10 +539,20 @@ export class Migrator {
     }
   }
 
-  async #statusIn(db: Kysely<any>, migrations: readonly Migration[]): Promise<MigrationStatus> {
-    await createHistory(db)
+  async #statusIn(
+    db: Kysely<any>,
+    migrations: readonly Migration[],
+    create: boolean,
+  ): Promise<MigrationStatus> {
+    if (create) await createHistory(db)
     const applied = await readHistory(db)
     return compareMigrations(migrations, applied, applied.length === 0 ? await countUserTables(db) : 0)
+  }
+
+  /** Changes whenever another connection commits (SQLite's `PRAGMA data_version`). */
+  async #dataVersion(db: Kysely<any>): Promise<number> {
+    const { rows } = await sql<{ data_version: number }>`PRAGMA data_version`.execute(db)
+    return rows[0]?.data_version ?? 0
   }
 
   async #currentIn(db: Kysely<any>): Promise<string | null> {

@@ -226,6 +226,53 @@ describe('the search index', () => {
     database.close()
   })
 
+  it('stays exact through REPLACE upserts and reused row ids', async () => {
+    const { database, db, workspace, cell, message, now } = await seeded()
+    const part = ids.part()
+    const upsert = db.prepare(
+      "INSERT OR REPLACE INTO parts (id, message_id, seq, type, data, text, created_at, updated_at) VALUES (?, ?, 0, 'text', '{}', ?, ?, ?)",
+    )
+    upsert.run(part, message, 'first words', now, now)
+    upsert.run(part, message, 'second words', now, now)
+    expect(docs(db, 'first')).toEqual([])
+    expect(docs(db, 'second')).toHaveLength(1)
+    // Delete the newest cell and make another: it reuses the rid, and must get its own document.
+    const extra = ids.cell()
+    const insertCell = db.prepare(
+      "INSERT INTO cells (id, workspace_id, name, type, status, created_at, updated_at) VALUES (?, ?, ?, 'manual', 'draft', ?, ?)",
+    )
+    insertCell.run(extra, workspace, 'temporary cell', now, now)
+    db.prepare('DELETE FROM cells WHERE id = ?').run(extra)
+    const again = ids.cell()
+    insertCell.run(again, workspace, 'replacement cell', now, now)
+    expect(docs(db, 'temporary')).toEqual([])
+    expect(docs(db, 'replacement')).toEqual([{ kind: 'cell', ref_id: again, cell_id: again }])
+    expect(docs(db, 'emoji')).toEqual([{ kind: 'cell', ref_id: cell, cell_id: cell }])
+    db.exec("INSERT INTO search (search) VALUES ('integrity-check')")
+    database.close()
+  })
+
+  it('follows an artifact whose session goes, and a plan whose version changes', async () => {
+    const { database, db, cell, session, now } = await seeded()
+    const hash = 'a'.repeat(64)
+    db.prepare("INSERT INTO blobs VALUES (?, 10, 10, 'raw', ?, NULL)").run(hash, now)
+    const artifact = ids.artifact()
+    db.prepare(
+      "INSERT INTO artifacts (id, cell_id, session_id, type, name, content_type, blob_hash, size, stored_size, summary, created_at) VALUES (?, ?, ?, 'log', 'build.log', 'text/plain', ?, 10, 10, 'compiler warnings', ?)",
+    ).run(artifact, cell, session, hash, now)
+    const sessionOf = () => db.prepare('SELECT session_id FROM search WHERE ref_id = ?').pluck().get(artifact)
+    expect(sessionOf()).toBe(session)
+    db.prepare('DELETE FROM sessions WHERE id = ?').run(session)
+    expect(sessionOf()).toBeNull()
+    const plan = ids.plan()
+    db.prepare(
+      "INSERT INTO plans (id, cell_id, version, content, status, created_at, updated_at) VALUES (?, ?, 1, 'do it', 'draft', ?, ?)",
+    ).run(plan, cell, now, now)
+    db.prepare('UPDATE plans SET version = 2 WHERE id = ?').run(plan)
+    expect(db.prepare('SELECT title FROM search WHERE ref_id = ?').pluck().get(plan)).toBe('Plan v2')
+    database.close()
+  })
+
   it("refuses to change a cell's workspace or type", async () => {
     const { database, db, cell } = await seeded()
     expect(() => db.prepare("UPDATE cells SET type = 'planning' WHERE id = ?").run(cell)).toThrow(

@@ -1,5 +1,6 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import Sqlite from 'better-sqlite3'
 import { describe, expect, it } from 'vitest'
 import { checksumSource } from '../src/index.js'
 import { fixture, writeMigrations } from './helpers.js'
@@ -146,6 +147,57 @@ describe('Migrator.up', () => {
     const none = await f.migrator({ beforeChange: () => calls.push('again') }).up()
     expect(none.ok).toBe(true)
     expect(calls).toHaveLength(1) // nothing to do: no snapshot either
+  })
+
+  it('snapshots again under the lock when another connection committed after the first snapshot', async () => {
+    const f = fixture()
+    writeMigrations(f.migrations, { '0001_a': A })
+    await f.migrator().up()
+    writeMigrations(f.migrations, { '0002_b': B })
+    const other = new Sqlite(f.path)
+    const seen: number[] = []
+    const result = await f
+      .migrator({
+        beforeChange: () => {
+          const count = other.prepare('SELECT count(*) FROM a').pluck().get() as number
+          seen.push(count)
+          // The first call's write comes after its snapshot: the migrator must take another.
+          if (seen.length === 1) other.exec("INSERT INTO a (v) VALUES ('late')")
+          return { snapshot: seen.length }
+        },
+      })
+      .up()
+    other.close()
+    expect(result.error).toBeUndefined()
+    expect(seen).toEqual([0, 1])
+    expect(result.beforeChange).toEqual({ snapshot: 2 })
+  })
+
+  it('reports a migration whose COMMIT fails as failed, naming it, with nothing applied', async () => {
+    const f = fixture()
+    writeMigrations(f.migrations, {
+      '0001_a': A,
+      '0002_deferred': {
+        up: [
+          'CREATE TABLE parent (id INTEGER PRIMARY KEY)',
+          'CREATE TABLE child (parent_id INTEGER REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED)',
+          'INSERT INTO child VALUES (42)',
+        ],
+      },
+    })
+    const result = await f.migrator().up()
+    expect(result.ok).toBe(false)
+    expect(result.error?.code).toBe('MIGRATION_FAILED')
+    expect(result.error?.message).toContain('0002_deferred')
+    expect(result.results.map((r) => [r.name, r.outcome])).toEqual([
+      ['0001_a', 'applied'],
+      ['0002_deferred', 'failed'],
+    ])
+    expect(result.to).toBe('0001_a')
+    expect((await f.migrator().status()).current).toBe('0001_a')
+    expect(
+      f.database.sqlite.prepare("SELECT count(*) FROM sqlite_master WHERE name = 'child'").pluck().get(),
+    ).toBe(0)
   })
 
   it('changes nothing when beforeChange fails', async () => {
@@ -303,6 +355,14 @@ describe('Migrator.down', () => {
     expect(real.results.map((r) => r.name)).toEqual(['0002_b'])
   })
 
+  it('does nothing, not even create its history table, on a database with nothing applied', async () => {
+    const f = fixture()
+    writeMigrations(f.migrations, { '0001_a': A })
+    const result = await f.migrator().down()
+    expect(result).toMatchObject({ ok: true, results: [] })
+    expect(f.schema()).toEqual({ objects: [], history: [] })
+  })
+
   it('rejects a nonsensical step count', async () => {
     const f = fixture()
     writeMigrations(f.migrations, { '0001_a': A })
@@ -354,6 +414,31 @@ describe('migrations with foreign keys off', () => {
     })
     const result = await f.migrator().up()
     expect(result.ok).toBe(true)
+    expect(f.database.sqlite.prepare('SELECT count(*) FROM child').pluck().get()).toBe(1)
+    expect(f.database.sqlite.pragma('foreign_keys', { simple: true })).toBe(1)
+  })
+
+  it('dry-run the same way they run: foreign keys off, rolled back, pragmas shown', async () => {
+    const f = fixture()
+    writeMigrations(f.migrations, { '0001_parent': parent })
+    await f.migrator().up()
+    writeMigrations(f.migrations, {
+      '0002_rebuild': {
+        foreignKeys: 'off',
+        up: [
+          'CREATE TABLE parent_new (id INTEGER PRIMARY KEY, name TEXT)',
+          'INSERT INTO parent_new SELECT id, name FROM parent',
+          'DROP TABLE parent',
+          'ALTER TABLE parent_new RENAME TO parent',
+        ],
+      },
+    })
+    const before = f.schema()
+    const dry = await f.migrator().up({ dryRun: true })
+    expect(dry.ok).toBe(true)
+    expect(dry.results[0]?.sql[0]).toMatch(/^PRAGMA foreign_keys = OFF/)
+    expect(dry.results[0]?.sql).toContain('DROP TABLE parent;')
+    expect(f.schema()).toEqual(before)
     expect(f.database.sqlite.prepare('SELECT count(*) FROM child').pluck().get()).toBe(1)
     expect(f.database.sqlite.pragma('foreign_keys', { simple: true })).toBe(1)
   })

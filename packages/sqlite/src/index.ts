@@ -3,7 +3,7 @@ export type { ForeignKeyResult, ForeignKeyViolation, IntegrityResult } from './i
 export { foreignKeyCheck, integrityCheck, quickCheck } from './integrity.js'
 export type { SnapshotResult } from './snapshot.js'
 export { fsyncPath, restoreDatabase, snapshotDatabase } from './snapshot.js'
-export type { CheckpointResult, OpenDatabaseOptions } from './sqlite-database.js'
+export type { CheckpointResult, ExistingDatabase, OpenDatabaseOptions } from './sqlite-database.js'
 export { openDatabase, SqliteDatabase } from './sqlite-database.js'
 export { toHiveStorageError } from './sqlite-error.js'
 export type { StatementCacheStats } from './statement-cache.js'

@@ -47,8 +47,25 @@ const openOptionsSchema = z
   })
   .strict()
 
-export type OpenDatabaseOptions = z.input<typeof openOptionsSchema>
-type Config = z.output<typeof openOptionsSchema> & { path: string }
+/** What {@link OpenDatabaseOptions.accept} is shown of an existing file before anything is written. */
+export interface ExistingDatabase {
+  readonly path: string
+  readonly applicationId: number
+  /** Names of its tables (SQLite's own excluded). */
+  readonly tables: readonly string[]
+}
+
+export type OpenDatabaseOptions = z.input<typeof openOptionsSchema> & {
+  /**
+   * Called for an existing, non-empty file after its header was read and before any pragma that
+   * writes (WAL, application id): throw to refuse the file, which is then left exactly as it was.
+   */
+  readonly accept?: (database: ExistingDatabase) => void
+}
+type Config = z.output<typeof openOptionsSchema> & {
+  path: string
+  accept?: (database: ExistingDatabase) => void
+}
 
 /** The result of a `wal_checkpoint`. */
 export interface CheckpointResult {
@@ -76,6 +93,7 @@ export class SqliteDatabase<DB = unknown> {
   readonly #config: Config
   readonly #statements: StatementCache
   #closed = false
+  #depth = 0
 
   /** @internal Use {@link openDatabase}. */
   constructor(sqlite: BetterSqlite3.Database, config: Config) {
@@ -109,11 +127,22 @@ export class SqliteDatabase<DB = unknown> {
    * ```
    */
   transaction<T>(fn: () => T): T {
+    // A transaction this method did not open (a Kysely transaction awaiting between queries, the
+    // migrator) must not silently absorb these writes: they would commit or roll back with it.
+    if (this.sqlite.inTransaction && this.#depth === 0) {
+      throw new HiveStorageError(
+        'CONFLICT',
+        'a transaction is already open on this connection (a Kysely transaction or a migration): a synchronous write transaction cannot join it',
+      )
+    }
     const run = this.sqlite.transaction(fn)
+    this.#depth += 1
     try {
-      return this.sqlite.inTransaction ? run() : run.immediate()
+      return this.#depth > 1 ? run() : run.immediate()
     } catch (error) {
       throw toHiveStorageError(error, 'transaction failed')
+    } finally {
+      this.#depth -= 1
     }
   }
 
@@ -148,7 +177,9 @@ export class SqliteDatabase<DB = unknown> {
     this.#statements.clear()
     try {
       if (!this.#config.readonly && this.sqlite.open) {
-        this.sqlite.pragma('optimize')
+        // A connection that changed nothing leaves the file exactly as it found it.
+        if ((this.sqlite.prepare('SELECT total_changes()').pluck().get() as number) > 0)
+          this.sqlite.pragma('optimize')
         if (this.path !== ':memory:') this.checkpoint('truncate')
       }
     } catch {
@@ -180,9 +211,15 @@ export function openDatabase<DB = unknown>(
   if (typeof path !== 'string' || path.trim() === '' || path.includes('\0')) {
     throw new HiveStorageError('INVALID_INPUT', 'database path must be a non-empty string', { value: path })
   }
-  const parsed = parseInput(openOptionsSchema, options, 'database options')
+  const { accept, ...rest } = options
+  if (accept !== undefined && typeof accept !== 'function') {
+    throw new HiveStorageError('INVALID_INPUT', 'invalid database options: accept must be a function', {
+      value: accept,
+    })
+  }
+  const parsed = parseInput(openOptionsSchema, rest, 'database options')
   const inMemory = path === ':memory:'
-  const config: Config = { ...parsed, path: inMemory ? path : resolve(path) }
+  const config: Config = { ...parsed, path: inMemory ? path : resolve(path), ...(accept ? { accept } : {}) }
   if (!inMemory) prepareFile(config)
 
   let sqlite: BetterSqlite3.Database
@@ -209,7 +246,7 @@ function prepareFile(config: Config): void {
   const directory = dirname(config.path)
   let directoryStat = statOrUndefined(directory)
   if (directoryStat === undefined) {
-    if (!config.create) {
+    if (!config.create || config.readonly) {
       throw new HiveStorageError('DATA_DIR_UNUSABLE', `data directory ${directory} does not exist`, {
         value: directory,
       })
@@ -284,12 +321,24 @@ function configure(sqlite: BetterSqlite3.Database, config: Config): void {
       { value: config.path },
     )
   }
+  if (config.accept && !isNew) {
+    const tables = sqlite
+      .prepare(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name",
+      )
+      .pluck()
+      .all() as string[]
+    config.accept({ path: config.path, applicationId, tables })
+  }
 
   sqlite.pragma(`busy_timeout = ${config.busyTimeoutMs}`)
   sqlite.pragma(`cache_size = -${config.cacheSizeKiB}`)
   sqlite.pragma('temp_store = MEMORY')
   sqlite.pragma(`mmap_size = ${config.mmapSizeBytes}`)
   sqlite.pragma('foreign_keys = ON')
+  // REPLACE deletes the old row; only with this on do its delete triggers (and so the search
+  // index's bookkeeping) run.
+  sqlite.pragma('recursive_triggers = ON')
   if (config.readonly) return
 
   if (isNew) {

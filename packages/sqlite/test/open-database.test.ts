@@ -1,6 +1,6 @@
 import { chmodSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { isHiveStorageError } from '@hive/errors'
+import { HiveStorageError, isHiveStorageError } from '@hive/errors'
 import { runChild, sha256File, tempDir } from '@hive/testing'
 import Sqlite from 'better-sqlite3'
 import { sql } from 'kysely'
@@ -234,4 +234,66 @@ describe('write transactions', () => {
     expect(check.sqlite.prepare('SELECT count(DISTINCT seen) FROM log').pluck().get()).toBe(2 * count)
     check.close()
   }, 60_000)
+})
+
+describe('synchronous transactions', () => {
+  it('nest as savepoints, and refuse to join a transaction they did not open', async () => {
+    const database = openDatabase<{ t: { x: number } }>(join(tempDir(), 'hive.db'))
+    database.sqlite.exec('CREATE TABLE t (x INTEGER)')
+    database.transaction(() => {
+      database.sqlite.exec('INSERT INTO t VALUES (1)')
+      expect(() =>
+        database.transaction(() => {
+          database.sqlite.exec('INSERT INTO t VALUES (2)')
+          throw new Error('inner fails')
+        }),
+      ).toThrow('inner fails')
+    })
+    expect(database.sqlite.prepare('SELECT x FROM t').pluck().all()).toEqual([1])
+    await database.db.transaction().execute(async (trx) => {
+      await trx.insertInto('t').values({ x: 3 }).execute()
+      expect(() => database.transaction(() => database.sqlite.exec('INSERT INTO t VALUES (4)'))).toThrow(
+        expect.objectContaining({ code: 'CONFLICT' }),
+      )
+    })
+    expect(database.sqlite.prepare('SELECT x FROM t ORDER BY x').pluck().all()).toEqual([1, 3])
+    database.close()
+  })
+})
+
+describe('the accept hook', () => {
+  it('sees an existing file before anything is written, and a refusal leaves it as it was', () => {
+    const path = join(tempDir(), 'theirs.db')
+    const theirs = new Sqlite(path)
+    theirs.exec("CREATE TABLE notes (x); INSERT INTO notes VALUES ('theirs')") // rollback-journal mode
+    theirs.close()
+    const before = sha256File(path)
+    const seen: unknown[] = []
+    expect(() =>
+      openDatabase(path, {
+        applicationId: 0x48495645,
+        accept: (info) => {
+          seen.push(info)
+          throw new HiveStorageError('NOT_A_HIVE_DATABASE', 'not ours')
+        },
+      }),
+    ).toThrow(expect.objectContaining({ code: 'NOT_A_HIVE_DATABASE' }))
+    expect(seen).toEqual([{ path, applicationId: 0, tables: ['notes'] }])
+    expect(sha256File(path)).toBe(before)
+    expect(existsSync(`${path}-wal`)).toBe(false)
+  })
+
+  it('is not asked about a new file', () => {
+    let asked = false
+    openDatabase(join(tempDir(), 'new.db'), { accept: () => (asked = true) as unknown as void }).close()
+    expect(asked).toBe(false)
+  })
+
+  it('read-only opening creates no directory', () => {
+    const root = tempDir()
+    expect(() => openDatabase(join(root, 'missing', 'hive.db'), { readonly: true })).toThrow(
+      expect.objectContaining({ code: 'DATA_DIR_UNUSABLE' }),
+    )
+    expect(readdirSync(root)).toEqual([])
+  })
 })

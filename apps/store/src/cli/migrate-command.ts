@@ -1,5 +1,5 @@
 import { HiveStorageError } from '@hive/errors'
-import type { MigrationRunResult, MigrationStatus } from '@hive/migrations'
+import { hiveMigrations, type MigrationRunResult, type MigrationStatus } from '@hive/migrations'
 import { DataDirMigrations } from '../data-dir-migrations.js'
 import type { SnapshotInfo } from '../snapshot-store.js'
 import type { CliIo } from './cli-io.js'
@@ -21,17 +21,51 @@ export interface MigrateArgs {
 
 /** `hive migrate …`: returns the exit code. */
 export async function migrateCommand(args: MigrateArgs, io: CliIo): Promise<number> {
+  const out = (text: string) => io.stdout(`${text}\n`)
+  const json = (value: unknown) => io.stdout(`${JSON.stringify(value, null, 2)}\n`)
+  if (args.action === 'restore') {
+    // Restoring must work when the database itself is damaged: it never opens it normally.
+    const report = await DataDirMigrations.restore({
+      dataDir: args.dataDir,
+      now: io.now,
+      ...(args.snapshot === undefined ? {} : { snapshot: args.snapshot }),
+      ...(args.keepSnapshots === undefined ? {} : { keepSnapshots: args.keepSnapshots }),
+    })
+    if (args.json)
+      json({
+        restored: report.restored,
+        safety: report.safety,
+        quarantined: report.quarantined,
+        ...serialiseStatus(report.status),
+      })
+    else {
+      out(`restored ${report.restored.name} (${bytes(report.restored.bytes)})`)
+      if (report.safety) out(`the database as it was before is in snapshots/${report.safety.name}`)
+      for (const path of report.quarantined) out(`the damaged database file was moved to ${path}`)
+      out(`schema version now ${report.status.current ?? 'none (empty database)'}`)
+    }
+    return 0
+  }
+  if (args.to !== undefined) {
+    // Checked before anything is opened or created.
+    const known = (await hiveMigrations.getMigrations()).map((m) => m.name)
+    if (!known.includes(args.to)) {
+      throw new HiveStorageError(
+        'UNKNOWN_MIGRATION',
+        `there is no migration named ${JSON.stringify(args.to)}`,
+        { value: args.to },
+      )
+    }
+  }
   const migrations = DataDirMigrations.open({
     dataDir: args.dataDir,
     createDatabase: args.action === 'up' && !args.dryRun,
-    memoryIfMissing: args.dryRun,
     createDirectory: args.defaultDir,
+    memoryIfMissing: args.dryRun,
     now: io.now,
     ...(args.keepSnapshots === undefined ? {} : { keepSnapshots: args.keepSnapshots }),
   })
   try {
-    const out = (text: string) => io.stdout(`${text}\n`)
-    const json = (value: unknown) => io.stdout(`${JSON.stringify(value, null, 2)}\n`)
     switch (args.action) {
       case 'status': {
         const status = await migrations.status()
@@ -69,19 +103,6 @@ export async function migrateCommand(args: MigrateArgs, io: CliIo): Promise<numb
         if (args.json) json(serialiseRun(result))
         else out(describeRun(migrations.layout.root, result))
         if (result.error) throw result.error
-        return 0
-      }
-      case 'restore': {
-        const report = await migrations.restore(
-          args.snapshot === undefined ? {} : { snapshot: args.snapshot },
-        )
-        if (args.json)
-          json({ restored: report.restored, safety: report.safety, ...serialiseStatus(report.status) })
-        else {
-          out(`restored ${report.restored.name} (${bytes(report.restored.bytes)})`)
-          if (report.safety) out(`the database as it was before is in snapshots/${report.safety.name}`)
-          out(`schema version now ${report.status.current ?? 'none (empty database)'}`)
-        }
         return 0
       }
       case 'snapshots': {

@@ -7,6 +7,11 @@ const CELL_STATUSES = `'draft', 'provisioning', 'active', 'awaiting_input', 'rev
 const EVENT_SOURCES = `'agent', 'human', 'system', 'service'`
 
 // Search documents: rowid = source rid * 8 + source code (cells 1, plans 2, parts 3, artifacts 4).
+// Insert triggers clear their rowid first: a REPLACE run without recursive_triggers (another
+// tool's connection) skips the delete triggers, and a reused rid must not collide with what
+// that left behind. Hive's own connections turn recursive_triggers on, so REPLACE stays exact.
+// The kind, cell, workspace and type columns are indexed so that filters join the MATCH
+// expression; user text must therefore be confined to {title body} by the query layer.
 const SEARCH_COLUMNS =
   'rowid, title, body, kind, cell_id, workspace_id, cell_type, session_id, ref_id, created_at'
 
@@ -240,6 +245,7 @@ const UP = [
   )`,
 
   `CREATE TRIGGER cells_search_insert AFTER INSERT ON cells BEGIN
+    DELETE FROM search WHERE rowid = new.rid * 8 + 1;
     INSERT INTO search (${SEARCH_COLUMNS})
     VALUES (new.rid * 8 + 1, new.name, new.description, 'cell', new.id, new.workspace_id, new.type, NULL, new.id, new.created_at);
   END`,
@@ -254,11 +260,13 @@ const UP = [
   END`,
 
   `CREATE TRIGGER plans_search_insert AFTER INSERT ON plans BEGIN
+    DELETE FROM search WHERE rowid = new.rid * 8 + 2;
     INSERT INTO search (${SEARCH_COLUMNS})
     SELECT new.rid * 8 + 2, 'Plan v' || new.version, new.content, 'plan', c.id, c.workspace_id, c.type, NULL, new.id, new.created_at
     FROM cells c WHERE c.id = new.cell_id;
   END`,
-  `CREATE TRIGGER plans_search_update AFTER UPDATE OF content ON plans WHEN new.content IS NOT old.content BEGIN
+  `CREATE TRIGGER plans_search_update AFTER UPDATE OF content, version ON plans
+   WHEN new.content IS NOT old.content OR new.version IS NOT old.version BEGIN
     DELETE FROM search WHERE rowid = old.rid * 8 + 2;
     INSERT INTO search (${SEARCH_COLUMNS})
     SELECT new.rid * 8 + 2, 'Plan v' || new.version, new.content, 'plan', c.id, c.workspace_id, c.type, NULL, new.id, new.created_at
@@ -269,6 +277,7 @@ const UP = [
   END`,
 
   `CREATE TRIGGER parts_search_insert AFTER INSERT ON parts WHEN new.text IS NOT NULL AND new.text <> '' BEGIN
+    DELETE FROM search WHERE rowid = new.rid * 8 + 3;
     INSERT INTO search (${SEARCH_COLUMNS})
     SELECT new.rid * 8 + 3, NULL, new.text,
       CASE WHEN new.type IN ('text', 'reasoning', 'tool') THEN new.type ELSE 'other' END,
@@ -290,12 +299,13 @@ const UP = [
   END`,
 
   `CREATE TRIGGER artifacts_search_insert AFTER INSERT ON artifacts BEGIN
+    DELETE FROM search WHERE rowid = new.rid * 8 + 4;
     INSERT INTO search (${SEARCH_COLUMNS})
     SELECT new.rid * 8 + 4, new.name, new.summary, 'artifact', c.id, c.workspace_id, c.type, new.session_id, new.id, new.created_at
     FROM cells c WHERE c.id = new.cell_id;
   END`,
-  `CREATE TRIGGER artifacts_search_update AFTER UPDATE OF name, summary ON artifacts
-   WHEN new.name IS NOT old.name OR new.summary IS NOT old.summary BEGIN
+  `CREATE TRIGGER artifacts_search_update AFTER UPDATE OF name, summary, session_id ON artifacts
+   WHEN new.name IS NOT old.name OR new.summary IS NOT old.summary OR new.session_id IS NOT old.session_id BEGIN
     DELETE FROM search WHERE rowid = old.rid * 8 + 4;
     INSERT INTO search (${SEARCH_COLUMNS})
     SELECT new.rid * 8 + 4, new.name, new.summary, 'artifact', c.id, c.workspace_id, c.type, new.session_id, new.id, new.created_at
