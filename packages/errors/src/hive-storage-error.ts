@@ -35,6 +35,14 @@ export type ErrorCode =
   | 'UNKNOWN_MIGRATION'
   /** A snapshot is missing or unusable. */
   | 'SNAPSHOT_FAILED'
+  /** A blob's content does not match its name (hash), or its file is truncated or malformed. */
+  | 'BLOB_CORRUPT'
+  /** The disk (or quota) is full; nothing partial was left behind. */
+  | 'DISK_FULL'
+  /** Reading or writing a file failed; `cause` holds the system error. */
+  | 'IO_ERROR'
+  /** The caller's input (a stream, an iterable) failed while it was being read. */
+  | 'INPUT_FAILED'
   /** The operation was cancelled (AbortSignal). */
   | 'ABORTED'
   /** A bug: an invariant of Hive storage itself did not hold. */

@@ -285,7 +285,11 @@ describe('the accept hook', () => {
 
   it('is not asked about a new file', () => {
     let asked = false
-    openDatabase(join(tempDir(), 'new.db'), { accept: () => (asked = true) as unknown as void }).close()
+    openDatabase(join(tempDir(), 'new.db'), {
+      accept: () => {
+        asked = true
+      },
+    }).close()
     expect(asked).toBe(false)
   })
 
