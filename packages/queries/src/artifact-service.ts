@@ -8,7 +8,7 @@ import {
   type NewArtifact,
   newArtifactSchema,
 } from '@hive/schema'
-import type { Kysely } from 'kysely'
+import type { Insertable, Kysely, Transaction } from 'kysely'
 import { z } from 'zod'
 import { type Artifact, toArtifact } from './artifact.js'
 import type { ArtifactContentInput, ArtifactContentStore, OpenedContent } from './artifact-content-store.js'
@@ -55,6 +55,35 @@ export interface OpenedArtifact extends OpenedContent {
 
 const cellId = idSchema('cell')
 const artifactId = idSchema('artifact')
+
+/**
+ * Inserts an artifact's `blobs` row (if new) and its `artifacts` row, in the caller's
+ * transaction: the content must be stored already.
+ */
+export async function insertArtifactRows(
+  trx: Transaction<Database>,
+  row: Insertable<Database['artifacts']> & {
+    blob_hash: string
+    size: number
+    stored_size: number
+    created_at: number
+  },
+  encoding: 'lz4-frames' | 'raw',
+): Promise<void> {
+  await trx
+    .insertInto('blobs')
+    .values({
+      hash: row.blob_hash,
+      size: row.size,
+      stored_size: row.stored_size,
+      encoding,
+      created_at: row.created_at,
+      verified_at: null,
+    })
+    .onConflict((oc) => oc.column('hash').doNothing())
+    .execute()
+  await trx.insertInto('artifacts').values(row).execute()
+}
 
 /**
  * Artifacts of cells: references from rows to content in a content store (the blob store).
@@ -149,21 +178,7 @@ export class ArtifactService {
       created_at: now,
       expires_at: artifact.expiresAt ?? null,
     }
-    await db.transaction().execute(async (trx) => {
-      await trx
-        .insertInto('blobs')
-        .values({
-          hash: stored.hash,
-          size: stored.size,
-          stored_size: stored.storedSize,
-          encoding: stored.encoding,
-          created_at: now,
-          verified_at: null,
-        })
-        .onConflict((oc) => oc.column('hash').doNothing())
-        .execute()
-      await trx.insertInto('artifacts').values(row).execute()
-    })
+    await db.transaction().execute((trx) => insertArtifactRows(trx, row, stored.encoding))
     return toArtifact(row)
   }
 

@@ -48,6 +48,8 @@ const UP = [
   'CREATE INDEX cells_workspace_updated ON cells (workspace_id, updated_at, id)',
   'CREATE INDEX cells_status_updated ON cells (status, updated_at, id)',
   'CREATE INDEX cells_updated ON cells (updated_at, id)',
+  'CREATE INDEX cells_workspace_created ON cells (workspace_id, created_at, id)',
+  'CREATE INDEX cells_created ON cells (created_at, id)',
   // The search index files a cell's documents under its workspace and type: both are fixed.
   `CREATE TRIGGER cells_fixed_columns BEFORE UPDATE OF workspace_id, type ON cells
    WHEN new.workspace_id IS NOT old.workspace_id OR new.type IS NOT old.type

@@ -1,0 +1,64 @@
+import type { Database } from '@hive/schema'
+import type { Kysely } from 'kysely'
+import type { ArtifactContentStore } from './artifact-content-store.js'
+import { ArtifactService } from './artifact-service.js'
+import { CellService } from './cell-service.js'
+import { MetricService } from './metric-service.js'
+import { PlanService } from './plan-service.js'
+import { SearchService } from './search-service.js'
+import { SessionService } from './session-service.js'
+import { TimelineService } from './timeline.js'
+import { TranscriptService } from './transcript-service.js'
+import { WorkspaceService } from './workspace-service.js'
+
+export interface QueryServicesConfig {
+  readonly db: Kysely<Database>
+  /** Where artifact content (and large tool outputs) go: a `BlobStore` of `@hive/blobs`. */
+  readonly content: ArtifactContentStore
+  readonly now?: () => number
+  /** Tool outputs above this many bytes become artifacts (default 64 KiB). */
+  readonly spillBytes?: number
+}
+
+/** Every query service, on one database. */
+export interface QueryServices {
+  readonly workspaces: WorkspaceService
+  readonly cells: CellService
+  readonly sessions: SessionService
+  readonly transcripts: TranscriptService
+  readonly plans: PlanService
+  readonly timeline: TimelineService
+  readonly metrics: MetricService
+  readonly search: SearchService
+  readonly artifacts: ArtifactService
+}
+
+/**
+ * The query services wired to one database and content store.
+ *
+ * @example
+ * ```ts
+ * const services = createQueryServices({ db: database.db, content: blobStore })
+ * const cell = await services.cells.create({ workspaceId, name: 'Fix login', type: 'implementation' })
+ * ```
+ */
+export function createQueryServices(config: QueryServicesConfig): QueryServices {
+  const { db, content } = config
+  const now = config.now ?? Date.now
+  return {
+    workspaces: new WorkspaceService({ db, now }),
+    cells: new CellService({ db, now }),
+    sessions: new SessionService({ db, now }),
+    transcripts: new TranscriptService({
+      db,
+      content,
+      now,
+      ...(config.spillBytes === undefined ? {} : { spillBytes: config.spillBytes }),
+    }),
+    plans: new PlanService({ db, now }),
+    timeline: new TimelineService({ db, now }),
+    metrics: new MetricService({ db, now }),
+    search: new SearchService({ db }),
+    artifacts: new ArtifactService({ db, content, now }),
+  }
+}

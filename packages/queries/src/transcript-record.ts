@@ -1,0 +1,147 @@
+import type { JsonObject, MessageRole, MessageRow, MessageState, PartRow } from '@hive/schema'
+
+/**
+ * One part of a transcript message. `data` (OpenCode's whole part object) is parsed on first
+ * use, so reading a page costs what the rows cost; `toJSON` gives a plain object.
+ */
+export class TranscriptPart {
+  readonly id: string
+  readonly messageId: string
+  readonly seq: number
+  readonly type: string
+  /** The searchable text taken from the part (a tool's output preview, say). */
+  readonly text: string | null
+  /** The artifact holding this part's full output, when it was too large to keep inline. */
+  readonly artifactId: string | null
+  readonly createdAt: number
+  readonly updatedAt: number
+  readonly #raw: string
+  #data: JsonObject | undefined
+
+  constructor(row: Omit<PartRow, 'rid'>) {
+    this.id = row.id
+    this.messageId = row.message_id
+    this.seq = row.seq
+    this.type = row.type
+    this.text = row.text
+    this.artifactId = row.artifact_id
+    this.createdAt = row.created_at
+    this.updatedAt = row.updated_at
+    this.#raw = row.data
+  }
+
+  get data(): JsonObject {
+    this.#data ??= JSON.parse(this.#raw) as JsonObject
+    return this.#data
+  }
+
+  toJSON(): object {
+    const { id, messageId, seq, type, text, artifactId, createdAt, updatedAt } = this
+    return { id, messageId, seq, type, text, artifactId, createdAt, updatedAt, data: this.data }
+  }
+}
+
+/** Token counts of a message (OpenCode's `tokens`). */
+export interface TokenCounts {
+  readonly input: number
+  readonly output: number
+  readonly reasoning: number
+  readonly cacheRead: number
+  readonly cacheWrite: number
+}
+
+/**
+ * One message of a transcript with its parts, in order. `info` (OpenCode's whole message object)
+ * is parsed on first use.
+ */
+export class TranscriptMessage {
+  readonly id: string
+  readonly sessionId: string
+  readonly seq: number
+  readonly role: MessageRole
+  readonly parentId: string | null
+  readonly state: MessageState
+  readonly modelId: string | null
+  readonly providerId: string | null
+  readonly tokens: TokenCounts
+  readonly cost: number
+  readonly createdAt: number
+  readonly updatedAt: number
+  readonly completedAt: number | null
+  readonly parts: TranscriptPart[]
+  readonly #raw: string
+  readonly #rawError: string | null
+  #info: JsonObject | undefined
+
+  constructor(row: MessageRow, parts: TranscriptPart[]) {
+    this.id = row.id
+    this.sessionId = row.session_id
+    this.seq = row.seq
+    this.role = row.role
+    this.parentId = row.parent_id
+    this.state = row.state
+    this.modelId = row.model_id
+    this.providerId = row.provider_id
+    this.tokens = {
+      input: row.tokens_input,
+      output: row.tokens_output,
+      reasoning: row.tokens_reasoning,
+      cacheRead: row.tokens_cache_read,
+      cacheWrite: row.tokens_cache_write,
+    }
+    this.cost = row.cost
+    this.createdAt = row.created_at
+    this.updatedAt = row.updated_at
+    this.completedAt = row.completed_at
+    this.parts = parts
+    this.#raw = row.data
+    this.#rawError = row.error
+  }
+
+  /** The provider's message object (OpenCode's `info`). */
+  get info(): JsonObject {
+    this.#info ??= JSON.parse(this.#raw) as JsonObject
+    return this.#info
+  }
+
+  get error(): JsonObject | null {
+    return this.#rawError === null ? null : (JSON.parse(this.#rawError) as JsonObject)
+  }
+
+  toJSON(): object {
+    const {
+      id,
+      sessionId,
+      seq,
+      role,
+      parentId,
+      state,
+      modelId,
+      providerId,
+      tokens,
+      cost,
+      createdAt,
+      updatedAt,
+      completedAt,
+      parts,
+    } = this
+    return {
+      id,
+      sessionId,
+      seq,
+      role,
+      parentId,
+      state,
+      modelId,
+      providerId,
+      tokens,
+      cost,
+      createdAt,
+      updatedAt,
+      completedAt,
+      error: this.error,
+      info: this.info,
+      parts,
+    }
+  }
+}

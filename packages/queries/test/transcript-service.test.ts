@@ -1,0 +1,321 @@
+import { ids } from '@hive/schema'
+import { describe, expect, it } from 'vitest'
+import { CellService, SessionService, TranscriptService, WorkspaceService } from '../src/index.js'
+import { world } from './helpers.js'
+import { readJsonStorage } from './opencode-fixture.js'
+
+async function ingestFixtures() {
+  const w = await world()
+  const workspaces = new WorkspaceService({ db: w.db })
+  const cells = new CellService({ db: w.db })
+  const sessions = new SessionService({ db: w.db })
+  const transcripts = new TranscriptService({ db: w.db, content: w.blobs })
+  const fixture = readJsonStorage()
+  const byExternal = new Map<string, { cellId: string; sessionId: string }>()
+  // Parents first, so a child session can name its parent.
+  for (const { session, messages } of [...fixture].sort(
+    (a, b) => (a.session.parentID ? 1 : 0) - (b.session.parentID ? 1 : 0),
+  )) {
+    let workspace = await workspaces.findByPath(`/projects/${session.projectID}`)
+    workspace ??= await workspaces.create({
+      name: session.projectID.slice(0, 8),
+      rootPath: `/projects/${session.projectID}`,
+    })
+    const parent = session.parentID ? byExternal.get(session.parentID) : undefined
+    const cellId =
+      parent?.cellId ??
+      (await cells.create({ workspaceId: workspace.id, name: session.title, type: 'implementation' })).id
+    const created = await sessions.create({
+      cellId,
+      provider: 'opencode',
+      externalId: session.id,
+      title: session.title,
+      ...(parent ? { parentSessionId: parent.sessionId } : {}),
+      data: session as never,
+    })
+    const ref = { cellId, sessionId: created.id }
+    byExternal.set(session.id, ref)
+    for (const message of messages) await transcripts.append(ref, message as never)
+  }
+  return { w, transcripts, sessions, byExternal, fixture }
+}
+
+describe('TranscriptService with OpenCode’s own data', () => {
+  it('ingests the fixture sessions with exactly the counts its README lists', async () => {
+    const { w, transcripts, byExternal } = await ingestFixtures()
+    const count = (sql: string, ...args: unknown[]) =>
+      w.sqlite
+        .prepare(sql)
+        .pluck()
+        .get(...args)
+    expect(count('SELECT count(*) FROM sessions WHERE external_id IS NOT NULL')).toBe(3)
+    // (The test world has one message of its own, in a session without an external id.)
+    const ingested = 'session_id IN (SELECT id FROM sessions WHERE external_id IS NOT NULL)'
+    expect(count(`SELECT count(*) FROM messages WHERE ${ingested}`)).toBe(40)
+    expect(count(`SELECT count(*) FROM messages WHERE role = 'user' AND ${ingested}`)).toBe(8)
+    expect(count(`SELECT count(*) FROM messages WHERE role = 'assistant' AND ${ingested}`)).toBe(32)
+    expect(count('SELECT count(*) FROM parts')).toBe(134)
+
+    const expected: Record<
+      string,
+      { messages: number; parts: number; types: Record<string, number>; cost: number }
+    > = {
+      ses_3dc2dae3fffej8ZUqcYmE0lMvl: {
+        messages: 20,
+        parts: 71,
+        types: { text: 16, tool: 16, 'step-start': 16, 'step-finish': 16, patch: 5, file: 1, agent: 1 },
+        cost: 0.2237247,
+      },
+      ses_3dc2b5725ffettlMUkNvfTPIi2: {
+        messages: 5,
+        parts: 15,
+        types: { text: 3, tool: 4, 'step-start': 4, 'step-finish': 4 },
+        cost: 0.0548745,
+      },
+      ses_3d2e19fceffeXhEI3l6FcrnrKl: {
+        messages: 15,
+        parts: 48,
+        types: { text: 6, reasoning: 5, tool: 11, 'step-start': 12, 'step-finish': 11, patch: 2, file: 1 },
+        cost: 0.05312125,
+      },
+    }
+    for (const [external, want] of Object.entries(expected)) {
+      const ref = byExternal.get(external)!
+      const messages = []
+      for await (const chunk of transcripts.stream(ref.sessionId, { chunkSize: 7 })) messages.push(...chunk)
+      expect(messages).toHaveLength(want.messages)
+      expect(messages.map((m) => m.seq)).toEqual(messages.map((_, i) => i))
+      const parts = messages.flatMap((m) => m.parts)
+      expect(parts).toHaveLength(want.parts)
+      const types: Record<string, number> = {}
+      for (const part of parts) types[part.type] = (types[part.type] ?? 0) + 1
+      expect(types).toEqual(want.types)
+      expect(messages.reduce((sum, m) => sum + m.cost, 0)).toBeCloseTo(want.cost, 9)
+      // OpenCode's ordering carries over: messages and parts by id.
+      expect(messages.map((m) => m.id)).toEqual([...messages.map((m) => m.id)].sort())
+      for (const m of messages) expect(m.parts.map((p) => p.id)).toEqual([...m.parts.map((p) => p.id)].sort())
+    }
+    // Tool results: 15 + 4 + 9 completed, 1 + 0 + 2 errors.
+    expect(
+      count(
+        "SELECT count(*) FROM parts WHERE type = 'tool' AND json_extract(data, '$.state.status') = 'completed'",
+      ),
+    ).toBe(28)
+    expect(
+      count(
+        "SELECT count(*) FROM parts WHERE type = 'tool' AND json_extract(data, '$.state.status') = 'error'",
+      ),
+    ).toBe(3)
+
+    const aborted = await transcripts.getMessage('msg_c2d2077ee0012jsHR8qcEsWNOE')
+    expect(aborted.state).toBe('error')
+    expect(aborted.error).toMatchObject({ name: 'MessageAbortedError' })
+    expect(aborted.parts.map((p) => p.type)).toEqual(['step-start', 'reasoning', 'tool'])
+    expect(aborted.tokens).toEqual({ input: 0, output: 0, reasoning: 0, cacheRead: 0, cacheWrite: 0 })
+    // Nothing of the objects is lost: the stored info is OpenCode's object, field for field.
+    const { fixture } = { fixture: readJsonStorage() }
+    const original = fixture
+      .flatMap((s) => s.messages)
+      .find((m) => m.info.id === 'msg_c2d2077ee0012jsHR8qcEsWNOE')!
+    expect(aborted.info).toEqual(original.info)
+    expect(aborted.parts.map((p) => p.data)).toEqual(original.parts)
+  })
+
+  it('pages, tails and centres on a message, in both directions', async () => {
+    const { transcripts, byExternal } = await ingestFixtures()
+    const ref = byExternal.get('ses_3dc2dae3fffej8ZUqcYmE0lMvl')!
+    const first = await transcripts.page(ref.sessionId, { limit: 6 })
+    expect(first.messages.map((m) => m.seq)).toEqual([0, 1, 2, 3, 4, 5])
+    expect(first.previous).toBeNull()
+    const second = await transcripts.page(ref.sessionId, { after: first.next!, limit: 6 })
+    expect(second.messages.map((m) => m.seq)).toEqual([6, 7, 8, 9, 10, 11])
+    const back = await transcripts.page(ref.sessionId, { before: second.previous!, limit: 4 })
+    expect(back.messages.map((m) => m.seq)).toEqual([2, 3, 4, 5])
+    const tail = await transcripts.tail(ref.sessionId, 3)
+    expect(tail.messages.map((m) => m.seq)).toEqual([17, 18, 19])
+    expect(tail.next).toBeNull()
+    // Before the page's last message (seq 1): only seq 0, and nothing before it.
+    const start = await transcripts.page(ref.sessionId, {
+      before: (await transcripts.page(ref.sessionId, { limit: 2 })).next!,
+      limit: 10,
+    })
+    expect(start.messages.map((m) => m.seq)).toEqual([0])
+    expect(start.previous).toBeNull()
+    const around = await transcripts.around(tail.messages[0]!.id, 2)
+    expect(around.messages.map((m) => m.seq)).toEqual([15, 16, 17, 18, 19])
+    expect(around.next).toBeNull()
+    // Each message carries its parts, in order.
+    expect(second.messages.every((m) => m.parts.every((p) => p.messageId === m.id))).toBe(true)
+    expect(JSON.parse(JSON.stringify(second.messages[0])).info.id).toBe(second.messages[0]!.id)
+  })
+})
+
+describe('TranscriptService while a message streams', () => {
+  it('keeps a part written again and again as one row, and the message at its seq', async () => {
+    const w = await world()
+    const transcripts = new TranscriptService({ db: w.db, content: w.blobs })
+    const ref = { cellId: w.cell, sessionId: w.session }
+    const message = ids.message()
+    const info = { id: message, role: 'assistant' as const, time: { created: 1000 } }
+    await transcripts.upsertMessage(ref, info)
+    const part = ids.part()
+    for (let i = 1; i <= 50; i++) {
+      await transcripts.upsertPart(ref, {
+        id: part,
+        messageID: message,
+        type: 'text',
+        text: 'word '.repeat(i),
+      })
+    }
+    await transcripts.upsertPart(ref, {
+      id: ids.part(),
+      messageID: message,
+      type: 'step-finish',
+      reason: 'stop',
+    })
+    await transcripts.upsertMessage(ref, { ...info, time: { created: 1000, completed: 2000 }, cost: 0.5 })
+    const read = await transcripts.getMessage(message)
+    expect(read.seq).toBe(1) // the world's message came first
+    expect(read.state).toBe('completed')
+    expect(read.cost).toBe(0.5)
+    expect(read.parts.map((p) => [p.seq, p.type])).toEqual([
+      [0, 'text'],
+      [1, 'step-finish'],
+    ])
+    expect((read.parts[0]!.data as { text: string }).text).toBe('word '.repeat(50))
+    // The search index holds the last version only.
+    expect(w.sqlite.prepare('SELECT count(*) FROM search WHERE ref_id = ?').pluck().get(part)).toBe(1)
+  })
+
+  it('moves a tool output over the limit to an artifact, keeping a preview and the reference', async () => {
+    const w = await world()
+    const transcripts = new TranscriptService({ db: w.db, content: w.blobs, spillBytes: 64 * 1024 })
+    const ref = { cellId: w.cell, sessionId: w.session }
+    const message = ids.message()
+    await transcripts.upsertMessage(ref, { id: message, role: 'assistant', time: { created: 1 } })
+    const output = 'npm test output line\n'.repeat(10_000) // ~210 KB
+    const part = ids.part()
+    await transcripts.upsertPart(ref, {
+      id: part,
+      messageID: message,
+      type: 'tool',
+      tool: 'bash',
+      callID: 'c1',
+      state: {
+        status: 'completed',
+        input: { command: 'npm test' },
+        output,
+        title: 'tests',
+        metadata: {},
+        time: { start: 5, end: 6 },
+      },
+    })
+    const read = (await transcripts.getMessage(message)).parts[0]!
+    expect(read.artifactId).toMatch(/^art_/)
+    const inline = (read.data as { state: { output: string } }).state.output
+    expect(inline.length).toBeLessThan(5000)
+    expect(inline).toContain(read.artifactId)
+    expect(output.startsWith(inline.split('\n…')[0]!)).toBe(true)
+    const artifact = w.sqlite
+      .prepare('SELECT blob_hash, size, message_id, cell_id FROM artifacts WHERE id = ?')
+      .get(read.artifactId) as {
+      blob_hash: string
+      size: number
+      message_id: string
+      cell_id: string
+    }
+    expect(artifact).toMatchObject({ size: Buffer.byteLength(output), message_id: message, cell_id: w.cell })
+    expect((await (await w.blobs.open(artifact.blob_hash)).buffer()).toString()).toBe(output)
+  })
+})
+
+describe('TranscriptService with bad input', () => {
+  it('refuses writes to unknown sessions, sessions of another cell, and messages of another session, writing nothing', async () => {
+    const w = await world()
+    const transcripts = new TranscriptService({ db: w.db })
+    const before = w.sqlite
+      .prepare('SELECT (SELECT count(*) FROM messages) + (SELECT count(*) FROM parts)')
+      .pluck()
+      .get()
+    const message = { id: ids.message(), role: 'user' as const, time: { created: 1 } }
+    await expect(
+      transcripts.append({ cellId: w.cell, sessionId: ids.session() }, { info: message }),
+    ).rejects.toMatchObject({ code: 'NOT_FOUND' })
+    await expect(
+      transcripts.append({ cellId: w.otherCell, sessionId: w.session }, { info: message }),
+    ).rejects.toMatchObject({ code: 'CONFLICT' })
+    await expect(
+      transcripts.upsertPart(
+        { cellId: w.otherCell, sessionId: w.otherSession },
+        { id: ids.part(), messageID: w.message, type: 'text', text: 'x' },
+      ),
+    ).rejects.toMatchObject({ code: 'CONFLICT' })
+    await expect(
+      transcripts.upsertPart(
+        { cellId: w.cell, sessionId: w.session },
+        { id: ids.part(), messageID: ids.message(), type: 'text', text: 'x' },
+      ),
+    ).rejects.toMatchObject({ code: 'NOT_FOUND' })
+    // The same message id again, for another session.
+    await expect(
+      transcripts.append(
+        { cellId: w.otherCell, sessionId: w.otherSession },
+        { info: { id: w.message, role: 'user', time: { created: 1 } } },
+      ),
+    ).rejects.toMatchObject({ code: 'CONFLICT' })
+    expect(
+      w.sqlite.prepare('SELECT (SELECT count(*) FROM messages) + (SELECT count(*) FROM parts)').pluck().get(),
+    ).toBe(before)
+  })
+
+  it('rejects malformed messages, parts, cursors, limits and oversized objects, all or nothing', async () => {
+    const w = await world()
+    const transcripts = new TranscriptService({ db: w.db })
+    const ref = { cellId: w.cell, sessionId: w.session }
+    const id = ids.message()
+    const bad = [
+      { info: { id: 'not-an-id', role: 'user', time: { created: 1 } } },
+      { info: { id, role: 'robot', time: { created: 1 } } },
+      { info: { id, role: 'user', time: { created: -5 } } },
+      {
+        info: { id, role: 'user', time: { created: 1 } },
+        parts: [{ id: ids.part(), messageID: ids.message(), type: 'text' }],
+      },
+      {
+        info: { id, role: 'user', time: { created: 1 } },
+        parts: [{ id: ids.part(), messageID: id, type: 'Text!' }],
+      },
+      {
+        info: { id, role: 'user', time: { created: 1 } },
+        parts: [{ id: ids.part(), messageID: id, type: 'text', text: 'x'.repeat(2 * 1024 * 1024) }],
+      },
+    ]
+    for (const input of bad)
+      await expect(transcripts.append(ref, input as never)).rejects.toMatchObject({ code: 'INVALID_INPUT' })
+    // A valid part after an oversized one in the same message: nothing of it is written.
+    await expect(
+      transcripts.append(ref, {
+        info: { id, role: 'user', time: { created: 1 } },
+        parts: [
+          { id: ids.part(), messageID: id, type: 'text', text: 'fine' },
+          { id: ids.part(), messageID: id, type: 'text', text: 'y'.repeat(2 * 1024 * 1024) },
+        ],
+      }),
+    ).rejects.toMatchObject({ code: 'INVALID_INPUT' })
+    expect(w.sqlite.prepare('SELECT count(*) FROM messages WHERE id = ?').pluck().get(id)).toBe(0)
+    for (const query of [
+      { limit: 0 },
+      { limit: 1001 },
+      { after: 'garbage!' },
+      { after: 'eyJ2IjoxLCJrIjpbIngiXX0' },
+      { after: 'a', before: 'b' },
+    ]) {
+      await expect(transcripts.page(w.session, query as never)).rejects.toMatchObject({
+        code: 'INVALID_INPUT',
+      })
+    }
+    await expect(transcripts.page('ses_bad id')).rejects.toMatchObject({ code: 'INVALID_INPUT' })
+    await expect(transcripts.getMessage(ids.message())).rejects.toMatchObject({ code: 'NOT_FOUND' })
+    await expect(transcripts.around(ids.message())).rejects.toMatchObject({ code: 'NOT_FOUND' })
+  })
+})
