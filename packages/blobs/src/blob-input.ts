@@ -50,21 +50,31 @@ export async function* chunksOf(input: BlobInput): AsyncGenerator<Buffer> {
   const iterator = isAsyncIterable(input)
     ? input[Symbol.asyncIterator]()
     : (input as Iterable<Uint8Array | string>)[Symbol.iterator]()
-  for (;;) {
-    let next: IteratorResult<unknown>
-    try {
-      next = await iterator.next()
-    } catch (error) {
-      throw new HiveStorageError(
-        'INPUT_FAILED',
-        `the blob's input failed while it was read: ${(error as Error)?.message ?? error}`,
-        {
-          cause: error,
-        },
-      )
+  let done = false
+  try {
+    for (;;) {
+      let next: IteratorResult<unknown>
+      try {
+        next = await iterator.next()
+      } catch (error) {
+        done = true // the input ended itself, by failing
+        throw new HiveStorageError(
+          'INPUT_FAILED',
+          `the blob's input failed while it was read: ${(error as Error)?.message ?? error}`,
+          {
+            cause: error,
+          },
+        )
+      }
+      if (next.done) {
+        done = true
+        return
+      }
+      yield toBuffer(next.value)
     }
-    if (next.done) return
-    yield toBuffer(next.value)
+  } finally {
+    // A write that stops early (full disk, cancelled) closes the caller's stream, as for-await would.
+    if (!done) await iterator.return?.()
   }
 }
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { availableParallelism } from 'node:os'
-import { dirname, join } from 'node:path'
+import { basename, dirname, join } from 'node:path'
 import { Readable } from 'node:stream'
 import type { ReadableStream } from 'node:stream/web'
 import { HiveStorageError, isHiveStorageError, parseInput } from '@hive/errors'
@@ -24,6 +24,7 @@ import {
   parseSeekEntries,
   parseSeekFooter,
   SEEK_FOOTER_BYTES,
+  SEEK_TABLE_MAGIC,
   seekTable,
 } from './lz4-frame.js'
 import { WorkerHasher } from './worker-hasher.js'
@@ -32,6 +33,8 @@ import { WorkerHasher } from './worker-hasher.js'
 export type BlobEncoding = 'lz4-frames' | 'raw'
 
 const HASH = /^[0-9a-f]{64}$/
+/** How often a long write refreshes its temp file's time (well within gc's grace period). */
+const TOUCH_EVERY_MS = 5 * 60 * 1000
 
 const configSchema = z
   .object({
@@ -245,7 +248,7 @@ export class BlobStore {
     }
     let written: { hash: string; size: number; storedSize: number; encoding: BlobEncoding }
     try {
-      written = await this.#write(handle, input, options.signal)
+      written = await this.#write(handle, input, options.signal, tmpPath)
       if (this.#config.durable) await handle.sync()
     } catch (error) {
       await handle.close().catch(() => {})
@@ -254,8 +257,8 @@ export class BlobStore {
     }
     try {
       await handle.close()
-      const deduplicated = await this.#publish(tmpPath, written.hash, written.encoding, written.storedSize)
-      return { ...written, contentType, deduplicated }
+      const published = await this.#publish(tmpPath, written)
+      return { ...written, ...published, contentType }
     } catch (error) {
       await this.#fs.unlink(tmpPath).catch(() => {})
       throw toIoError(error, 'cannot store a blob', written.hash)
@@ -384,12 +387,18 @@ export class BlobStore {
 
   /** Moves a blob's file to the quarantine directory (never deletes it); returns where it went. */
   async quarantine(hash: string): Promise<string> {
-    const located = await this.#mustLocate(hash)
+    return this.#quarantineFile(await this.#mustLocate(hash), hash)
+  }
+
+  /** Moves exactly this file aside, under a name that never replaces another, and syncs both directories. */
+  async #quarantineFile(located: Located, hash: string): Promise<string> {
     const directory = join(this.#config.quarantine, 'blobs')
     await this.#mkdir(directory)
-    const target = join(directory, `${located.path.slice(located.path.lastIndexOf('/') + 1)}.${this.#now()}`)
+    const target = join(directory, `${basename(located.path)}.${this.#now()}.${randomUUID().slice(0, 8)}`)
     try {
-      await this.#fs.rename(located.path, target)
+      await this.#fs.link(located.path, target)
+      await this.#syncDirectory(directory)
+      await this.#fs.unlink(located.path)
       await this.#syncDirectory(dirname(located.path))
     } catch (error) {
       throw toIoError(error, `cannot quarantine blob ${hash}`, hash)
@@ -496,8 +505,18 @@ export class BlobStore {
     handle: BlobFileHandle,
     input: BlobInput,
     signal: AbortSignal | undefined,
+    tmpPath: string,
   ): Promise<{ hash: string; size: number; storedSize: number; encoding: BlobEncoding }> {
     const { frameSize, pipelineDepth, compressionThreshold } = this.#config
+    // gc removes temp files older than its grace period: a write whose input trickles in for a
+    // long time keeps its temp file young.
+    let touched = this.#now()
+    const keepAlive = async () => {
+      const now = this.#now()
+      if (now - touched < TOUCH_EVERY_MS) return
+      touched = now
+      await this.#fs.utimes(tmpPath, now, now)
+    }
     const hashing = this.#hasher.start()
     const pool = new PiecePool(frameSize)
     const frames: Array<{ fileBytes: number; contentBytes: number }> = []
@@ -527,6 +546,7 @@ export class BlobStore {
           throw new HiveStorageError('ABORTED', 'the write was cancelled', { cause: signal.reason })
         }
         size += piece.length
+        await keepAlive()
         let buffers: Buffer[] = [piece]
         if (encoding !== 'raw') {
           const block = this.#codec.compress(piece).subarray(4)
@@ -566,19 +586,20 @@ export class BlobStore {
    */
   async #publish(
     tmpPath: string,
-    hash: string,
-    encoding: BlobEncoding,
-    storedSize: number,
-  ): Promise<boolean> {
+    written: { hash: string; size: number; storedSize: number; encoding: BlobEncoding },
+  ): Promise<{ deduplicated: boolean; storedSize: number; encoding: BlobEncoding }> {
+    const { hash, encoding } = written
     const target = this.#pathOf(hash, encoding)
-    const created = await this.#mkdir(dirname(target))
-    if (created) await this.#syncDirectory(dirname(dirname(target)))
+    await this.#mkdirDurably(dirname(target))
     for (let attempt = 0; attempt < 5; attempt++) {
       const existing = await this.#locate(hash)
       if (existing !== undefined) {
-        if (existing.encoding === encoding && existing.fileSize !== storedSize) {
-          // Same content, another size: the stored file is damaged. Keep it aside, store ours.
-          await this.quarantine(hash)
+        // Same name, another content size: the stored file is damaged (frame sizes may differ
+        // between writers, so the file size alone proves nothing). Keep it aside, store ours.
+        if ((await this.#contentSize(existing, hash)) !== written.size) {
+          await this.#quarantineFile(existing, hash).catch((error) => {
+            if (!isHiveStorageError(error, 'NOT_FOUND')) throw error
+          })
           continue
         }
         // Mark it fresh, so a concurrent gc sweep puts it back instead of removing it.
@@ -590,7 +611,9 @@ export class BlobStore {
           throw error
         }
         await this.#fs.unlink(tmpPath)
-        return true
+        // The writer that linked it may not have synced its directory yet.
+        await this.#syncDirectory(dirname(existing.path))
+        return { deduplicated: true, storedSize: existing.fileSize, encoding: existing.encoding }
       }
       try {
         await this.#fs.link(tmpPath, target)
@@ -600,11 +623,22 @@ export class BlobStore {
       }
       await this.#fs.unlink(tmpPath)
       await this.#syncDirectory(dirname(target))
-      return false
+      return { deduplicated: false, storedSize: written.storedSize, encoding }
     }
     throw new HiveStorageError('IO_ERROR', `cannot settle blob ${hash}: its file keeps changing`, {
       value: hash,
     })
+  }
+
+  /** The content size a stored file claims: its seek table's total, or its length; -1 if unreadable. */
+  async #contentSize(located: Located, hash: string): Promise<number> {
+    if (located.encoding === 'raw') return located.fileSize
+    try {
+      return (await this.#seekTable(located, hash, true)).total
+    } catch (error) {
+      if (isHiveStorageError(error, 'BLOB_CORRUPT')) return -1
+      throw error
+    }
   }
 
   // ---- reading ----
@@ -626,8 +660,15 @@ export class BlobStore {
       const entryBytes = parsed.count * 8
       const tableStart = located.fileSize - SEEK_FOOTER_BYTES - entryBytes
       if (tableStart < 8) throw corrupt('its seek table is longer than the file')
-      const entries = await readExactly(handle, entryBytes, tableStart)
-      const frames = parseSeekEntries(entries, parsed.count, parsed.total, located.fileSize)
+      // The skippable frame around the table must be well formed too (`lz4 -t` checks it).
+      const table = await readExactly(handle, 8 + entryBytes, tableStart - 8)
+      if (
+        table.readUInt32LE(0) !== SEEK_TABLE_MAGIC ||
+        table.readUInt32LE(4) !== entryBytes + SEEK_FOOTER_BYTES
+      ) {
+        throw corrupt('its seek table frame header is wrong')
+      }
+      const frames = parseSeekEntries(table.subarray(8), parsed.count, parsed.total, located.fileSize)
       if (typeof frames === 'string') throw corrupt(frames)
       return { total: parsed.total, frames }
     } catch (error) {
@@ -702,9 +743,9 @@ export class BlobStore {
         yield from === 0 && to === content.length ? content : content.subarray(from, to)
       }
     } catch (error) {
-      check?.discard()
       throw isHiveStorageError(error) ? error : toIoError(error, `cannot read blob ${hash}`, hash)
     } finally {
+      check?.discard()
       await Promise.allSettled(held)
       await Promise.allSettled(reads)
       await handle.close().catch(() => {})
@@ -735,9 +776,9 @@ export class BlobStore {
         yield bytes
       }
     } catch (error) {
-      check?.discard()
       throw isHiveStorageError(error) ? error : toIoError(error, `cannot read blob ${hash}`, hash)
     } finally {
+      check?.discard()
       await handle.close().catch(() => {})
     }
   }
@@ -816,7 +857,8 @@ export class BlobStore {
    * aside (atomic), then its time is checked again; if a `put` touched it meanwhile it goes back.
    */
   async #sweep(located: Located, cutoff: number): Promise<boolean> {
-    const aside = join(this.#config.root, 'tmp', `${randomUUID()}.sweep`)
+    // The blob's file name is in the aside name, so a sweep cut short by a crash can be undone.
+    const aside = join(this.#config.root, 'tmp', `${basename(located.path)}.${randomUUID()}.sweep`)
     try {
       await this.#fs.rename(located.path, aside)
     } catch (error) {
@@ -843,6 +885,12 @@ export class BlobStore {
     for (const name of await this.#readdir(dir)) {
       const path = join(dir, name)
       try {
+        const aside = name.match(/^([0-9a-f]{64}(?:\.lz4)?)\.[0-9a-f-]+\.sweep$/)
+        if (aside) {
+          // Left by a sweep that was interrupted: put the blob back (the next gc decides again).
+          if (!dryRun) await this.#restoreAside(path, aside[1] as string)
+          continue
+        }
         const stat = await this.#fs.stat(path)
         if (!stat.isFile() || stat.mtimeMs > cutoff) continue
         if (!dryRun) await this.#fs.unlink(path)
@@ -855,12 +903,39 @@ export class BlobStore {
     return { files, bytes }
   }
 
+  async #restoreAside(aside: string, name: string): Promise<void> {
+    const target = join(this.#config.root, 'sha256', name.slice(0, 2), name)
+    await this.#mkdirDurably(dirname(target))
+    await this.#fs.link(aside, target).catch((error) => {
+      if (errorCode(error) !== 'EEXIST') throw error
+    })
+    await this.#syncDirectory(dirname(target))
+    await this.#fs.unlink(aside)
+  }
+
   async #readdir(path: string): Promise<string[]> {
     try {
       return await this.#fs.readdir(path)
     } catch (error) {
       if (errorCode(error) === 'ENOENT') return []
       throw toIoError(error, `cannot list ${path}`, path)
+    }
+  }
+
+  /** Creates a directory and its parents, and makes every new entry durable (fsync of each parent). */
+  async #mkdirDurably(path: string): Promise<void> {
+    let created: string | undefined
+    try {
+      created = await this.#fs.mkdir(path, { recursive: true, mode: 0o700 })
+    } catch (error) {
+      throw toIoError(error, `cannot create ${path}`, path)
+    }
+    if (created === undefined) return
+    // Each new directory is an entry in its parent: sync the parents, from the deepest up.
+    const top = dirname(created)
+    for (let dir = dirname(path); ; dir = dirname(dir)) {
+      await this.#syncDirectory(dir)
+      if (dir === top || dir === dirname(dir)) break
     }
   }
 
@@ -923,6 +998,7 @@ class ContentCheck {
   readonly #stream: HashStream
   readonly #hash: string
   readonly #corrupt: (problem: string) => HiveStorageError
+  #finished = false
 
   constructor(hasher: Hasher, hash: string, corrupt: (problem: string) => HiveStorageError) {
     this.#stream = hasher.start()

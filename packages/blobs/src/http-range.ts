@@ -25,6 +25,8 @@ export function parseRangeHeader(
   if (!match) return undefined
   const [, first, last] = match as unknown as [string, string, string]
   if (first === '' && last === '') return undefined
+  // An empty resource has no byte to serve (RFC 9110: 416 for any range of it).
+  if (size === 0) return 'unsatisfiable'
   if (first === '') {
     const suffix = Number(last)
     if (suffix === 0) return 'unsatisfiable'

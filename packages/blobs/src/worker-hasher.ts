@@ -97,7 +97,6 @@ export class WorkerHasher implements Hasher {
   #start(): Worker {
     if (this.#worker) return this.#worker
     const worker = new Worker(WORKER, { eval: true })
-    worker.unref()
     worker.on('message', (reply: { id: number; buffer?: ArrayBuffer; digest?: string }) => {
       const pending = this.#pending.get(reply.id)
       if (!pending) return
@@ -116,7 +115,16 @@ export class WorkerHasher implements Hasher {
     }
     worker.on('error', fail)
     worker.on('exit', (code) => fail(new Error(`exit code ${code}`)))
+    // After the listeners: adding a 'message' listener refs the worker again. Idle, it must not
+    // keep the process alive; a request refs it until its reply.
+    worker.unref()
     this.#worker = worker
     return worker
   }
+}
+
+function ownCopy(piece: Buffer): Buffer {
+  const copy = Buffer.allocUnsafeSlow(piece.byteLength)
+  piece.copy(copy)
+  return copy
 }

@@ -8,7 +8,7 @@ import {
   type NewArtifact,
   newArtifactSchema,
 } from '@hive/schema'
-import type { Insertable, Kysely, Transaction } from 'kysely'
+import type { CompiledQuery, Insertable, Kysely, Transaction } from 'kysely'
 import { z } from 'zod'
 import { type Artifact, toArtifact } from './artifact.js'
 import type { ArtifactContentInput, ArtifactContentStore, OpenedContent } from './artifact-content-store.js'
@@ -60,6 +60,34 @@ const artifactId = idSchema('artifact')
  * Inserts an artifact's `blobs` row (if new) and its `artifacts` row, in the caller's
  * transaction: the content must be stored already.
  */
+/** The queries that insert an artifact's rows (for callers that run their own transaction). */
+export function artifactRowQueries(
+  db: Kysely<Database>,
+  row: Insertable<Database['artifacts']> & {
+    blob_hash: string
+    size: number
+    stored_size: number
+    created_at: number
+  },
+  encoding: 'lz4-frames' | 'raw',
+): CompiledQuery[] {
+  return [
+    db
+      .insertInto('blobs')
+      .values({
+        hash: row.blob_hash,
+        size: row.size,
+        stored_size: row.stored_size,
+        encoding,
+        created_at: row.created_at,
+        verified_at: null,
+      })
+      .onConflict((oc) => oc.column('hash').doNothing())
+      .compile(),
+    db.insertInto('artifacts').values(row).compile(),
+  ]
+}
+
 export async function insertArtifactRows(
   trx: Transaction<Database>,
   row: Insertable<Database['artifacts']> & {
@@ -70,19 +98,7 @@ export async function insertArtifactRows(
   },
   encoding: 'lz4-frames' | 'raw',
 ): Promise<void> {
-  await trx
-    .insertInto('blobs')
-    .values({
-      hash: row.blob_hash,
-      size: row.size,
-      stored_size: row.stored_size,
-      encoding,
-      created_at: row.created_at,
-      verified_at: null,
-    })
-    .onConflict((oc) => oc.column('hash').doNothing())
-    .execute()
-  await trx.insertInto('artifacts').values(row).execute()
+  for (const query of artifactRowQueries(trx, row, encoding)) await trx.executeQuery(query)
 }
 
 /**
@@ -198,17 +214,40 @@ export class ArtifactService {
   async list(cell: string, options: ListArtifactsOptions = {}): Promise<ArtifactPage> {
     parseInput(cellId, cell, 'cell id')
     const { type, limit, cursor, order } = parseInput(listOptionsSchema, options, 'artifact list options')
-    const after = cursor === undefined ? undefined : (decodeCursor(cursor, ['string'])[0] as string)
     let query = this.#config.db.selectFrom('artifacts').selectAll().where('cell_id', '=', cell)
     if (type) query = query.where('type', '=', type)
-    if (after !== undefined) query = query.where('id', order === 'desc' ? '<' : '>', after)
+    if (cursor !== undefined) {
+      // The cursor carries the listing it belongs to: another order or type is a mistake.
+      const [time, id, forOrder, forType] = decodeCursor(cursor, [
+        'number',
+        'string',
+        'string',
+        'string',
+      ]) as [number, string, string, string]
+      if (forOrder !== order || forType !== (type ?? '')) {
+        throw new HiveStorageError(
+          'INVALID_INPUT',
+          'invalid cursor: it belongs to a listing with another order or type',
+          { value: cursor },
+        )
+      }
+      const op = order === 'desc' ? '<' : '>'
+      query = query.where((eb) =>
+        eb.or([eb('created_at', op, time), eb.and([eb('created_at', '=', time), eb('id', op, id)])]),
+      )
+    }
     const rows = await query
+      .orderBy('created_at', order)
       .orderBy('id', order)
       .limit(limit + 1)
       .execute()
     const items = rows.slice(0, limit).map(toArtifact)
     const last = items.at(-1)
-    return { items, nextCursor: rows.length > limit && last ? encodeCursor([last.id]) : null }
+    return {
+      items,
+      nextCursor:
+        rows.length > limit && last ? encodeCursor([last.createdAt, last.id, order, type ?? '']) : null,
+    }
   }
 
   /** Opens an artifact's content (all of it, verified, or a range) with its content type. */

@@ -117,6 +117,17 @@ export interface CellLink {
 }
 
 const cellId = idSchema('cell')
+const serviceId = idSchema('service')
+const serviceDetailsSchema = z
+  .object({
+    pid: z.int().positive().nullable().optional(),
+    port: z.int().min(1).max(65_535).nullable().optional(),
+    lastError: z.string().max(20_000).nullable().optional(),
+  })
+  .strict()
+const linkQuerySchema = z
+  .object({ direction: z.enum(['out', 'in', 'both']).default('both'), type: cellLinkTypeSchema.optional() })
+  .strict()
 const metadataKey = z
   .string()
   .regex(
@@ -523,19 +534,9 @@ export class CellService {
     status: ServiceStatus,
     details: { pid?: number | null; port?: number | null; lastError?: string | null } = {},
   ): Promise<CellProcess> {
-    parseInput(idSchema('service'), id, 'service id')
+    parseInput(serviceId, id, 'service id')
     parseInput(serviceStatusSchema, status, 'service status')
-    const d = parseInput(
-      z
-        .object({
-          pid: z.int().positive().nullable().optional(),
-          port: z.int().min(1).max(65_535).nullable().optional(),
-          lastError: z.string().max(20_000).nullable().optional(),
-        })
-        .strict(),
-      details,
-      'service details',
-    )
+    const d = parseInput(serviceDetailsSchema, details, 'service details')
     const result = await this.#db
       .updateTable('cell_services')
       .set({
@@ -555,7 +556,7 @@ export class CellService {
   }
 
   async removeService(id: string): Promise<boolean> {
-    parseInput(idSchema('service'), id, 'service id')
+    parseInput(serviceId, id, 'service id')
     const result = await this.#db.deleteFrom('cell_services').where('id', '=', id).executeTakeFirst()
     return Number(result.numDeletedRows) > 0
   }

@@ -30,6 +30,8 @@ export type { SearchHit, SearchQuery, SnippetSegment } from './search-service.js
 export { matchExpression, SearchService } from './search-service.js'
 export type { Session } from './session-service.js'
 export { SessionService, toSession } from './session-service.js'
+export type { SyncWriter, WriteSteps } from './sync-writer.js'
+export { runWrite } from './sync-writer.js'
 export type { TimelineBucketsQuery, TimelineEvent, TimelineQuery } from './timeline.js'
 export { insertEvent, TimelineService } from './timeline.js'
 export type { TokenCounts } from './transcript-record.js'

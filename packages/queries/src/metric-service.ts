@@ -43,6 +43,7 @@ const filterSchema = z
   })
   .strict()
 export type MetricFilter = z.input<typeof filterSchema>
+const formatSchema = z.enum(['csv', 'json', 'jsonl'])
 
 /**
  * Metric samples (lifecycle timings, human interventions, agent retries…): recording,
@@ -93,18 +94,21 @@ export class MetricService {
     return this.#aggregate(filter, true)
   }
 
-  /** The samples as CSV (with a header) or JSON lines, streamed a chunk at a time. */
-  async *export(filter: MetricFilter & { format: 'csv' | 'jsonl' }): AsyncGenerator<string> {
+  /** The samples as CSV (with a header), a JSON array or JSON lines, streamed a chunk at a time. */
+  async *export(filter: MetricFilter & { format: 'csv' | 'json' | 'jsonl' }): AsyncGenerator<string> {
     const { format, ...rest } = filter
-    parseInput(z.enum(['csv', 'jsonl']), format, 'export format')
+    parseInput(formatSchema, format, 'export format')
     const f = parseInput(filterSchema, rest, 'metric filter')
     if (format === 'csv') yield 'id,created_at,name,value,unit,cell_id,session_id,tags\n'
-    let chunk = ''
+    let chunk = format === 'json' ? '[' : ''
+    let first = true
     for await (const row of this.#filtered(f).selectAll().orderBy('created_at').orderBy('id').stream(500)) {
       if (format === 'csv') {
         chunk += `${[row.id, String(row.created_at), row.name, String(row.value), row.unit ?? '', row.cell_id ?? '', row.session_id ?? '', row.tags].map(csvField).join(',')}\n`
       } else {
-        chunk += `${JSON.stringify({
+        const separator = format === 'json' ? (first ? '\n' : ',\n') : ''
+        first = false
+        chunk += `${separator}${JSON.stringify({
           id: row.id,
           createdAt: row.created_at,
           name: row.name,
@@ -113,13 +117,14 @@ export class MetricService {
           cellId: row.cell_id,
           sessionId: row.session_id,
           tags: fromJson(row.tags) ?? {},
-        })}\n`
+        })}${format === 'jsonl' ? '\n' : ''}`
       }
       if (chunk.length > 64 * 1024) {
         yield chunk
         chunk = ''
       }
     }
+    if (format === 'json') chunk += first ? ']\n' : '\n]\n'
     if (chunk) yield chunk
   }
 

@@ -7,6 +7,7 @@ import { MetricService } from './metric-service.js'
 import { PlanService } from './plan-service.js'
 import { SearchService } from './search-service.js'
 import { SessionService } from './session-service.js'
+import type { SyncWriter } from './sync-writer.js'
 import { TimelineService } from './timeline.js'
 import { TranscriptService } from './transcript-service.js'
 import { WorkspaceService } from './workspace-service.js'
@@ -18,6 +19,10 @@ export interface QueryServicesConfig {
   readonly now?: () => number
   /** Tool outputs above this many bytes become artifacts (default 64 KiB). */
   readonly spillBytes?: number
+  /** Runs hot writes as synchronous transactions (pass the store's `SqliteDatabase`). */
+  readonly writer?: SyncWriter
+  /** A Kysely instance on a read pool: searches and transcript reads run there. */
+  readonly readDb?: Kysely<Database>
 }
 
 /** Every query service, on one database. */
@@ -58,7 +63,7 @@ export function createQueryServices(config: QueryServicesConfig): QueryServices 
     plans: new PlanService({ db, now }),
     timeline: new TimelineService({ db, now }),
     metrics: new MetricService({ db, now }),
-    search: new SearchService({ db }),
+    search: new SearchService({ db, ...(config.readDb ? { readDb: config.readDb } : {}) }),
     artifacts: new ArtifactService({ db, content, now }),
   }
 }

@@ -70,8 +70,9 @@ const MAX_OFFSET = 10_000
 export class SearchService {
   readonly #db: Kysely<Database>
 
-  constructor(config: { db: Kysely<Database> }) {
-    this.#db = config.db
+  /** `readDb`: where searches run (a read pool keeps long ones off the event loop); `db` otherwise. */
+  constructor(config: { db: Kysely<Database>; readDb?: Kysely<Database> }) {
+    this.#db = config.readDb ?? config.db
   }
 
   async search(query: SearchQuery): Promise<{ hits: SearchHit[]; nextCursor: string | null }> {

@@ -8,12 +8,13 @@ import {
   type PartRow,
   timestampSchema,
 } from '@hive/schema'
-import { type Kysely, sql, type Transaction } from 'kysely'
+import { type Kysely, sql } from 'kysely'
 import { z } from 'zod'
 import type { ArtifactContentStore } from './artifact-content-store.js'
-import { insertArtifactRows } from './artifact-service.js'
+import { artifactRowQueries, type insertArtifactRows } from './artifact-service.js'
 import { decodeCursor, encodeCursor } from './cursor.js'
 import { PreparedQuery } from './prepared.js'
+import { runWrite, type SyncWriter, type WriteSteps } from './sync-writer.js'
 import { TranscriptMessage, TranscriptPart } from './transcript-record.js'
 
 /** Which cell and session a message belongs to: checked on every write. */
@@ -97,6 +98,10 @@ export interface TranscriptServiceConfig {
   readonly spillBytes?: number
   /** How much of a spilled output stays inline as its preview (default 4 KiB). */
   readonly previewBytes?: number
+  /** Runs appends as one synchronous transaction (the store passes its `SqliteDatabase`). */
+  readonly writer?: SyncWriter
+  /** Where reads run (pages, streams): a read pool keeps them off the event loop; `db` otherwise. */
+  readonly readDb?: Kysely<Database>
   readonly now?: () => number
 }
 
@@ -106,6 +111,11 @@ export const MAX_OBJECT_BYTES = 1024 * 1024
 const MAX_SEARCH_TEXT = 32 * 1024
 const sessionId = idSchema('session')
 const messageId = idSchema('message')
+// Schemas are built once: building one costs more than most of what an append does.
+const refSchema = z.object({ cellId: idSchema('cell'), sessionId }).strict()
+const tailCount = z.int().min(1).max(1000)
+const aroundCount = z.int().min(0).max(500)
+const chunkSize = z.int().min(1).max(10_000)
 
 type Db = Kysely<Database>
 
@@ -123,7 +133,12 @@ type Db = Kysely<Database>
  * ```
  */
 export class TranscriptService {
-  readonly #config: Required<Omit<TranscriptServiceConfig, 'content'>> & { content?: ArtifactContentStore }
+  readonly #config: Required<Omit<TranscriptServiceConfig, 'content' | 'writer' | 'readDb'>> & {
+    content?: ArtifactContentStore
+    writer?: SyncWriter
+  }
+  /** Reads go here. */
+  readonly #read: Kysely<Database>
   readonly #q: ReturnType<typeof prepare>
 
   constructor(config: TranscriptServiceConfig) {
@@ -134,6 +149,7 @@ export class TranscriptService {
       ...config,
     }
     this.#q = prepare(config.db)
+    this.#read = config.readDb ?? config.db
   }
 
   /** Writes a message (new, or an update of one streaming) with its parts, in one transaction. */
@@ -141,14 +157,9 @@ export class TranscriptService {
     const m = parseInput(appendSchema, input, 'message')
     this.#checkRef(ref)
     const message = messageRow(m.info, ref.sessionId, this.#config.now())
-    const parts = await Promise.all(
-      m.parts.map((part) => this.#partRow(ref, part as PartInput, message.created_at)),
-    )
-    await this.#config.db.transaction().execute(async (trx) => {
-      await this.#checkSession(trx, ref)
-      await this.#upsertMessage(trx, message)
-      for (const part of parts) await this.#upsertPart(trx, part)
-    })
+    const parts: PendingPart[] = []
+    for (const part of m.parts) parts.push(await this.#partRow(ref, part as PartInput, message.created_at))
+    await runWrite(() => this.#appendSteps(ref, message, parts), this.#config.writer, this.#config.db)
   }
 
   /** Writes one message's info (its parts come with {@link TranscriptService.upsertPart}). */
@@ -161,29 +172,13 @@ export class TranscriptService {
     const part = parseInput(partSchema, input, 'part')
     this.#checkRef(ref)
     const row = await this.#partRow(ref, part, this.#config.now())
-    await this.#config.db.transaction().execute(async (trx) => {
-      await this.#checkSession(trx, ref)
-      const { rows } = await this.#q.messageSession.execute(trx, { id: part.messageID })
-      const owner = rows[0]?.session_id
-      if (owner === undefined)
-        throw new HiveStorageError('NOT_FOUND', `there is no message ${part.messageID}`, {
-          value: part.messageID,
-        })
-      if (owner !== ref.sessionId) {
-        throw new HiveStorageError(
-          'CONFLICT',
-          `message ${part.messageID} belongs to session ${owner}, not ${ref.sessionId}`,
-          { value: part.messageID },
-        )
-      }
-      await this.#upsertPart(trx, row)
-    })
+    await runWrite(() => this.#partSteps(ref, part.messageID, row), this.#config.writer, this.#config.db)
   }
 
   /** One message with its parts. */
   async getMessage(id: string): Promise<TranscriptMessage> {
     parseInput(messageId, id, 'message id')
-    const row = (await this.#q.messageById.execute(this.#config.db, { id })).rows[0]
+    const row = (await this.#q.messageById.execute(this.#read, { id })).rows[0]
     if (!row) throw new HiveStorageError('NOT_FOUND', `there is no message ${id}`, { value: id })
     return (await this.#withParts(row.session_id, [row]))[0] as TranscriptMessage
   }
@@ -196,15 +191,14 @@ export class TranscriptService {
     if (q.before !== undefined) {
       const seq = decodeCursor(q.before, ['number'])[0] as number
       rows = (
-        await this.#q.before.execute(this.#config.db, { sessionId: session, seq, limit: q.limit + 1 })
+        await this.#q.before.execute(this.#read, { sessionId: session, seq, limit: q.limit + 1 })
       ).rows.reverse()
       const more = rows.length > q.limit
       if (more) rows = rows.slice(1)
       return this.#pageOf(session, rows, more, true)
     }
     const seq = q.after === undefined ? -1 : (decodeCursor(q.after, ['number'])[0] as number)
-    rows = (await this.#q.after.execute(this.#config.db, { sessionId: session, seq, limit: q.limit + 1 }))
-      .rows
+    rows = (await this.#q.after.execute(this.#read, { sessionId: session, seq, limit: q.limit + 1 })).rows
     const more = rows.length > q.limit
     if (more) rows = rows.slice(0, q.limit)
     return this.#pageOf(session, rows, seq >= 0 ? true : undefined, more)
@@ -213,9 +207,9 @@ export class TranscriptService {
   /** The last `n` messages of a session, oldest first. */
   async tail(session: string, n = 50): Promise<TranscriptPage> {
     parseInput(sessionId, session, 'session id')
-    const limit = parseInput(z.int().min(1).max(1000), n, 'count')
+    const limit = parseInput(tailCount, n, 'count')
     const rows = (
-      await this.#q.before.execute(this.#config.db, {
+      await this.#q.before.execute(this.#read, {
         sessionId: session,
         seq: Number.MAX_SAFE_INTEGER,
         limit: limit + 1,
@@ -228,15 +222,15 @@ export class TranscriptService {
   /** The message `id` with up to `n` messages before and after it. */
   async around(id: string, n = 10): Promise<TranscriptPage> {
     parseInput(messageId, id, 'message id')
-    const limit = parseInput(z.int().min(0).max(500), n, 'count')
-    const center = (await this.#q.messageById.execute(this.#config.db, { id })).rows[0]
+    const limit = parseInput(aroundCount, n, 'count')
+    const center = (await this.#q.messageById.execute(this.#read, { id })).rows[0]
     if (!center) throw new HiveStorageError('NOT_FOUND', `there is no message ${id}`, { value: id })
     const session = center.session_id
     const before = (
-      await this.#q.before.execute(this.#config.db, { sessionId: session, seq: center.seq, limit: limit + 1 })
+      await this.#q.before.execute(this.#read, { sessionId: session, seq: center.seq, limit: limit + 1 })
     ).rows.reverse()
     const after = (
-      await this.#q.after.execute(this.#config.db, { sessionId: session, seq: center.seq, limit: limit + 1 })
+      await this.#q.after.execute(this.#read, { sessionId: session, seq: center.seq, limit: limit + 1 })
     ).rows
     const moreBefore = before.length > limit
     const moreAfter = after.length > limit
@@ -254,10 +248,10 @@ export class TranscriptService {
    */
   async *stream(session: string, options: { chunkSize?: number } = {}): AsyncGenerator<TranscriptMessage[]> {
     parseInput(sessionId, session, 'session id')
-    const limit = parseInput(z.int().min(1).max(10_000), options.chunkSize ?? 200, 'chunk size')
+    const limit = parseInput(chunkSize, options.chunkSize ?? 200, 'chunk size')
     let seq = -1
     for (;;) {
-      const rows = (await this.#q.after.execute(this.#config.db, { sessionId: session, seq, limit })).rows
+      const rows = (await this.#q.after.execute(this.#read, { sessionId: session, seq, limit })).rows
       if (rows.length === 0) return
       yield await this.#withParts(session, rows)
       if (rows.length < limit) return
@@ -285,7 +279,7 @@ export class TranscriptService {
     const last = rows.at(-1)
     if (!first || !last) return []
     const parts = (
-      await this.#q.partsBetween.execute(this.#config.db, {
+      await this.#q.partsBetween.execute(this.#read, {
         sessionId: session,
         from: first.seq,
         to: last.seq,
@@ -301,12 +295,46 @@ export class TranscriptService {
   }
 
   #checkRef(ref: TranscriptRef): void {
-    parseInput(z.object({ cellId: idSchema('cell'), sessionId }).strict(), ref, 'transcript reference')
+    parseInput(refSchema, ref, 'transcript reference')
+  }
+
+  *#appendSteps(
+    ref: TranscriptRef,
+    message: Omit<MessageRow, 'seq'>,
+    parts: PendingPart[],
+  ): WriteSteps<void> {
+    yield* this.#sessionSteps(ref)
+    const result = yield this.#q.upsertMessage.with(message)
+    if (Number(result.numAffectedRows ?? 0n) === 0) {
+      throw new HiveStorageError('CONFLICT', `message ${message.id} belongs to another session`, {
+        value: message.id,
+      })
+    }
+    for (const part of parts) yield* this.#upsertPartSteps(part)
+  }
+
+  *#partSteps(ref: TranscriptRef, message: string, part: PendingPart): WriteSteps<void> {
+    yield* this.#sessionSteps(ref)
+    const owner = (
+      (yield this.#q.messageSession.with({ id: message })).rows[0] as { session_id: string } | undefined
+    )?.session_id
+    if (owner === undefined)
+      throw new HiveStorageError('NOT_FOUND', `there is no message ${message}`, { value: message })
+    if (owner !== ref.sessionId) {
+      throw new HiveStorageError(
+        'CONFLICT',
+        `message ${message} belongs to session ${owner}, not ${ref.sessionId}`,
+        { value: message },
+      )
+    }
+    yield* this.#upsertPartSteps(part)
   }
 
   /** The session must exist and belong to the cell named. */
-  async #checkSession(trx: Transaction<Database>, ref: TranscriptRef): Promise<void> {
-    const owner = (await this.#q.sessionCell.execute(trx, { id: ref.sessionId })).rows[0]?.cell_id
+  *#sessionSteps(ref: TranscriptRef): WriteSteps<void> {
+    const owner = (
+      (yield this.#q.sessionCell.with({ id: ref.sessionId })).rows[0] as { cell_id: string } | undefined
+    )?.cell_id
     if (owner === undefined)
       throw new HiveStorageError('NOT_FOUND', `there is no session ${ref.sessionId}`, {
         value: ref.sessionId,
@@ -320,75 +348,87 @@ export class TranscriptService {
     }
   }
 
-  async #upsertMessage(trx: Transaction<Database>, row: Omit<MessageRow, 'seq'>): Promise<void> {
-    const result = await this.#q.upsertMessage.execute(trx, row)
-    if (Number(result.numAffectedRows ?? 0n) === 0) {
-      throw new HiveStorageError('CONFLICT', `message ${row.id} belongs to another session`, {
-        value: row.id,
-      })
-    }
-  }
-
-  async #upsertPart(trx: Transaction<Database>, row: PendingPart): Promise<void> {
+  *#upsertPartSteps(row: PendingPart): WriteSteps<void> {
     const { spilled, ...part } = row
     if (spilled) {
       // The part had a spilled output before: that reference goes, its content to gc.
-      await trx
+      const db = this.#config.db
+      yield db
         .deleteFrom('artifacts')
         .where('id', '=', (eb) => eb.selectFrom('parts').select('artifact_id').where('id', '=', part.id))
-        .execute()
-      await insertArtifactRows(trx, spilled.row, spilled.encoding)
+        .compile()
+      for (const query of artifactRowQueries(db, spilled.row, spilled.encoding)) yield query
     }
-    const result = await this.#q.upsertPart.execute(trx, part)
+    const result = yield this.#q.upsertPart.with(part)
     if (Number(result.numAffectedRows ?? 0n) === 0) {
       throw new HiveStorageError('CONFLICT', `part ${part.id} belongs to another message`, { value: part.id })
     }
   }
 
-  /** A part's row; a tool output above the spill size goes to the content store first. */
-  async #partRow(ref: TranscriptRef, part: PartInput, fallbackTime: number): Promise<PendingPart> {
-    const now = this.#config.now()
+  /**
+   * A part's row; a tool output above the spill size goes to the content store first (only then
+   * is this asynchronous: most parts return at once).
+   */
+  #partRow(ref: TranscriptRef, part: PartInput, fallbackTime: number): PendingPart | Promise<PendingPart> {
     const object = part as Record<string, unknown>
-    let artifactId: string | null = null
-    let spilled: PendingPart['spilled']
-    const state = object.state as Record<string, unknown> | undefined
-    const output = state?.output
+    const output = (object.state as Record<string, unknown> | undefined)?.output
     if (
       this.#config.content &&
       part.type === 'tool' &&
       typeof output === 'string' &&
+      output.length * 3 > this.#config.spillBytes && // cheap bound before counting bytes
       Buffer.byteLength(output) > this.#config.spillBytes
     ) {
-      const stored = await this.#config.content.put(output, {
-        name: `${String(object.tool ?? 'tool')}-output.txt`,
-        contentType: 'text/plain; charset=utf-8',
-      })
-      artifactId = ids.artifact()
-      const preview = cut(output, this.#config.previewBytes)
-      spilled = {
-        encoding: stored.encoding,
-        row: {
-          id: artifactId,
-          cell_id: ref.cellId,
-          session_id: ref.sessionId,
-          message_id: part.messageID,
-          type: 'log',
-          name: `${String(object.tool ?? 'tool')} output (${part.id})`,
-          content_type: stored.contentType,
-          blob_hash: stored.hash,
-          size: stored.size,
-          stored_size: stored.storedSize,
-          status: 'available',
-          summary: preview,
-          created_at: now,
-          expires_at: null,
-        },
-      }
-      object.state = {
-        ...state,
-        output: `${preview}\n… [${stored.size - Buffer.byteLength(preview)} more bytes in artifact ${artifactId}]`,
-      }
+      return this.#spill(ref, part, output, fallbackTime)
     }
+    return this.#finishPart(part, null, undefined, fallbackTime)
+  }
+
+  async #spill(
+    ref: TranscriptRef,
+    part: PartInput,
+    output: string,
+    fallbackTime: number,
+  ): Promise<PendingPart> {
+    const content = this.#config.content as ArtifactContentStore
+    const object = part as Record<string, unknown>
+    const tool = String(object.tool ?? 'tool')
+    const stored = await content.put(output, {
+      name: `${tool}-output.txt`,
+      contentType: 'text/plain; charset=utf-8',
+    })
+    const artifactId = ids.artifact()
+    const preview = cut(output, this.#config.previewBytes)
+    object.state = {
+      ...(object.state as Record<string, unknown>),
+      output: `${preview}\n… [${stored.size - Buffer.byteLength(preview)} more bytes in artifact ${artifactId}]`,
+    }
+    const row = {
+      id: artifactId,
+      cell_id: ref.cellId,
+      session_id: ref.sessionId,
+      message_id: part.messageID,
+      type: 'log' as const,
+      name: `${tool} output (${part.id})`,
+      content_type: stored.contentType,
+      blob_hash: stored.hash,
+      size: stored.size,
+      stored_size: stored.storedSize,
+      status: 'available' as const,
+      summary: preview,
+      created_at: this.#config.now(),
+      expires_at: null,
+    }
+    return this.#finishPart(part, artifactId, { row, encoding: stored.encoding }, fallbackTime)
+  }
+
+  #finishPart(
+    part: PartInput,
+    artifactId: string | null,
+    spilled: PendingPart['spilled'],
+    fallbackTime: number,
+  ): PendingPart {
+    const object = part as Record<string, unknown>
     const data = JSON.stringify(object)
     if (Buffer.byteLength(data) > MAX_OBJECT_BYTES) {
       throw new HiveStorageError(
@@ -406,7 +446,7 @@ export class TranscriptService {
       text: searchText(object),
       artifact_id: artifactId,
       created_at: typeof time === 'number' && Number.isSafeInteger(time) && time >= 0 ? time : fallbackTime,
-      updated_at: now,
+      updated_at: this.#config.now(),
       spilled,
     }
   }

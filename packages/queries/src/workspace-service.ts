@@ -17,6 +17,8 @@ export interface Workspace {
   readonly updatedAt: number
 }
 
+const workspaceId = idSchema('workspace')
+
 const toWorkspace = (row: WorkspaceRow): Workspace => ({
   id: row.id,
   name: row.name,
@@ -61,7 +63,7 @@ export class WorkspaceService {
   }
 
   async get(id: string): Promise<Workspace> {
-    parseInput(idSchema('workspace'), id, 'workspace id')
+    parseInput(workspaceId, id, 'workspace id')
     const row = await this.#db.selectFrom('workspaces').selectAll().where('id', '=', id).executeTakeFirst()
     if (!row) throw new HiveStorageError('NOT_FOUND', `there is no workspace ${id}`, { value: id })
     return toWorkspace(row)

@@ -108,6 +108,30 @@ describe('ArtifactService.put', () => {
   })
 })
 
+describe('ArtifactService.put racing a cell deletion', () => {
+  it('leaves content without rows, which gc collects', async () => {
+    const w = await world()
+    const deleting: ArtifactContentStore = {
+      put: async (content, options) => {
+        const stored = await w.blobs.put(content, options)
+        w.sqlite.prepare('DELETE FROM cells WHERE id = ?').run(w.cell) // another process, meanwhile
+        return stored
+      },
+      open: (hash, options) => w.blobs.open(hash, options),
+    }
+    const artifacts = new ArtifactService({ db: w.db, content: deleting })
+    await expect(
+      artifacts.put({ cellId: w.cell, type: 'log', name: 'late.log' }, log(7)),
+    ).rejects.toMatchObject({ code: 'CONFLICT' })
+    expect(w.sqlite.prepare('SELECT count(*) FROM artifacts').pluck().get()).toBe(0)
+    expect(w.sqlite.prepare('SELECT count(*) FROM blobs').pluck().get()).toBe(0)
+    expect((await w.blobs.stats()).count).toBe(1)
+    const reader = new ArtifactService({ db: w.db, content: w.blobs })
+    const gc = await w.blobs.gc({ isLive: (hash) => reader.isReferenced(hash), graceMs: 0 })
+    expect(gc.removed).toHaveLength(1)
+  })
+})
+
 describe('ArtifactService.list', () => {
   it('pages a cell’s artifacts by type with a stable keyset cursor', async () => {
     const w = await world()
@@ -214,5 +238,24 @@ describe('deleting artifacts', () => {
     expect(await artifacts.delete(artifact.id)).toBe(true)
     expect(await artifacts.delete(artifact.id)).toBe(false)
     await expect(artifacts.get(artifact.id)).rejects.toMatchObject({ code: 'NOT_FOUND' })
+  })
+})
+
+describe('ArtifactService.list cursors', () => {
+  it('belong to their listing: another order or type is refused', async () => {
+    const w = await world()
+    const artifacts = new ArtifactService({ db: w.db, content: w.blobs })
+    for (let i = 0; i < 3; i++)
+      await artifacts.put({ cellId: w.cell, type: 'log', name: `${i}.log` }, `run ${i}`)
+    const page = await artifacts.list(w.cell, { type: 'log', limit: 1 })
+    await expect(artifacts.list(w.cell, { type: 'diff', cursor: page.nextCursor! })).rejects.toMatchObject({
+      code: 'INVALID_INPUT',
+    })
+    await expect(
+      artifacts.list(w.cell, { type: 'log', order: 'asc', cursor: page.nextCursor! }),
+    ).rejects.toMatchObject({ code: 'INVALID_INPUT' })
+    expect(
+      (await artifacts.list(w.cell, { type: 'log', limit: 5, cursor: page.nextCursor! })).items,
+    ).toHaveLength(2)
   })
 })

@@ -148,7 +148,7 @@ describe('SearchService', () => {
     let seed = 7
     const pick = () => {
       seed = (seed * 1103515245 + 12345) % 2 ** 31
-      return specials[seed % specials.length]!
+      return specials[Math.floor(seed / 65_536) % specials.length]!
     }
     for (let i = 0; i < 500; i++) {
       const length = 1 + (i % 12)
@@ -194,7 +194,7 @@ describe('the search index', () => {
     let seed = 99
     const rand = (n: number) => {
       seed = (seed * 1103515245 + 12345) % 2 ** 31
-      return seed % n
+      return Math.floor(seed / 65_536) % n
     }
     const sentence = () => Array.from({ length: 1 + rand(8) }, () => words[rand(words.length)]).join(' ')
     const messages: string[] = []

@@ -150,10 +150,17 @@ describe('TranscriptService with OpenCode’s own data', () => {
   })
 })
 
-describe('TranscriptService while a message streams', () => {
+describe.each([
+  ['Kysely transactions', false],
+  ['synchronous transactions', true],
+])('TranscriptService while a message streams (%s)', (_label, sync) => {
   it('keeps a part written again and again as one row, and the message at its seq', async () => {
     const w = await world()
-    const transcripts = new TranscriptService({ db: w.db, content: w.blobs })
+    const transcripts = new TranscriptService({
+      db: w.db,
+      content: w.blobs,
+      ...(sync ? { writer: w.database } : {}),
+    })
     const ref = { cellId: w.cell, sessionId: w.session }
     const message = ids.message()
     const info = { id: message, role: 'assistant' as const, time: { created: 1000 } }
@@ -189,7 +196,12 @@ describe('TranscriptService while a message streams', () => {
 
   it('moves a tool output over the limit to an artifact, keeping a preview and the reference', async () => {
     const w = await world()
-    const transcripts = new TranscriptService({ db: w.db, content: w.blobs, spillBytes: 64 * 1024 })
+    const transcripts = new TranscriptService({
+      db: w.db,
+      content: w.blobs,
+      spillBytes: 64 * 1024,
+      ...(sync ? { writer: w.database } : {}),
+    })
     const ref = { cellId: w.cell, sessionId: w.session }
     const message = ids.message()
     await transcripts.upsertMessage(ref, { id: message, role: 'assistant', time: { created: 1 } })
@@ -229,10 +241,13 @@ describe('TranscriptService while a message streams', () => {
   })
 })
 
-describe('TranscriptService with bad input', () => {
+describe.each([
+  ['Kysely transactions', false],
+  ['synchronous transactions', true],
+])('TranscriptService with bad input (%s)', (_label, sync) => {
   it('refuses writes to unknown sessions, sessions of another cell, and messages of another session, writing nothing', async () => {
     const w = await world()
-    const transcripts = new TranscriptService({ db: w.db })
+    const transcripts = new TranscriptService({ db: w.db, ...(sync ? { writer: w.database } : {}) })
     const before = w.sqlite
       .prepare('SELECT (SELECT count(*) FROM messages) + (SELECT count(*) FROM parts)')
       .pluck()
@@ -270,7 +285,7 @@ describe('TranscriptService with bad input', () => {
 
   it('rejects malformed messages, parts, cursors, limits and oversized objects, all or nothing', async () => {
     const w = await world()
-    const transcripts = new TranscriptService({ db: w.db })
+    const transcripts = new TranscriptService({ db: w.db, ...(sync ? { writer: w.database } : {}) })
     const ref = { cellId: w.cell, sessionId: w.session }
     const id = ids.message()
     const bad = [

@@ -24,16 +24,20 @@ import type { StatementCache } from './statement-cache.js'
  * The connection belongs to its `SqliteDatabase`: destroying a Kysely instance leaves it open.
  */
 export class HiveSqliteDialect implements Dialect {
-  // One connection, so one driver: every Kysely instance made from this dialect shares its lock,
-  // and a transaction on one instance is never interleaved with queries of another.
-  readonly #driver: HiveSqliteDriver
+  readonly #statements: StatementCache
+  // One SQLite connection, so one lock: every Kysely instance made from this dialect queues on
+  // it, and a transaction on one instance is never interleaved with queries of another. Each
+  // instance still gets a connection object of its own, because Kysely decorates that object
+  // (with its query logging, for one) and must not decorate another instance's.
+  readonly #lock: ConnectionLock
 
-  constructor(statements: StatementCache) {
-    this.#driver = new HiveSqliteDriver(new HiveSqliteConnection(statements))
+  constructor(statements: StatementCache, lock: ConnectionLock = new ConnectionLock()) {
+    this.#statements = statements
+    this.#lock = lock
   }
 
   createDriver(): Driver {
-    return this.#driver
+    return new HiveSqliteDriver(new HiveSqliteConnection(this.#statements), this.#lock)
   }
 
   createQueryCompiler(): QueryCompiler {
@@ -50,31 +54,55 @@ export class HiveSqliteDialect implements Dialect {
   }
 }
 
-class HiveSqliteDriver implements Driver {
-  readonly #connection: HiveSqliteConnection
+/** Queues users of the one connection: whoever holds it has it alone until release. */
+export class ConnectionLock {
   #locked: Promise<void> | undefined
   #unlock: (() => void) | undefined
 
-  constructor(connection: HiveSqliteConnection) {
+  async acquire(): Promise<void> {
+    while (this.#locked) await this.#locked
+    this.take()
+  }
+
+  /** Takes the lock now if it is free; false if someone holds it. */
+  tryAcquire(): boolean {
+    if (this.#locked) return false
+    this.take()
+    return true
+  }
+
+  private take(): void {
+    this.#locked = new Promise((resolve) => {
+      this.#unlock = resolve
+    })
+  }
+
+  release(): void {
+    const unlock = this.#unlock
+    this.#locked = undefined
+    this.#unlock = undefined
+    unlock?.()
+  }
+}
+
+class HiveSqliteDriver implements Driver {
+  readonly #connection: HiveSqliteConnection
+  readonly #lock: ConnectionLock
+
+  constructor(connection: HiveSqliteConnection, lock: ConnectionLock) {
     this.#connection = connection
+    this.#lock = lock
   }
 
   async init(): Promise<void> {}
 
   async acquireConnection(): Promise<DatabaseConnection> {
-    // One connection: queue callers until the current one releases it.
-    while (this.#locked) await this.#locked
-    this.#locked = new Promise((resolve) => {
-      this.#unlock = resolve
-    })
+    await this.#lock.acquire()
     return this.#connection
   }
 
   async releaseConnection(): Promise<void> {
-    const unlock = this.#unlock
-    this.#locked = undefined
-    this.#unlock = undefined
-    unlock?.()
+    this.#lock.release()
   }
 
   async beginTransaction(connection: DatabaseConnection): Promise<void> {
@@ -102,6 +130,19 @@ class HiveSqliteDriver implements Driver {
   }
 
   async destroy(): Promise<void> {}
+}
+
+/** Runs a compiled query synchronously through the statement cache (for synchronous transactions). */
+export function executeCompiled<R>(statements: StatementCache, compiledQuery: CompiledQuery): QueryResult<R> {
+  try {
+    const statement = statements.get(compiledQuery.sql)
+    const parameters = compiledQuery.parameters as unknown[]
+    if (statement.reader) return { rows: statement.all(parameters) as R[] }
+    const { changes, lastInsertRowid } = statement.run(parameters)
+    return { numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid), rows: [] }
+  } catch (error) {
+    throw toHiveStorageError(error, 'query failed', compiledQuery.sql)
+  }
 }
 
 class HiveSqliteConnection implements DatabaseConnection {

@@ -1,6 +1,8 @@
 export { HiveSqliteDialect } from './hive-sqlite-dialect.js'
 export type { ForeignKeyResult, ForeignKeyViolation, IntegrityResult } from './integrity.js'
 export { foreignKeyCheck, integrityCheck, quickCheck } from './integrity.js'
+export type { ReadPoolConfig, ReadPoolOptions, ReadPoolStats } from './read-pool.js'
+export { ReadPool } from './read-pool.js'
 export type { SnapshotResult } from './snapshot.js'
 export { fsyncPath, restoreDatabase, snapshotDatabase } from './snapshot.js'
 export type { CheckpointResult, ExistingDatabase, OpenDatabaseOptions } from './sqlite-database.js'

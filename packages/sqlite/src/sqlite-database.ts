@@ -3,10 +3,10 @@ import { dirname, resolve } from 'node:path'
 import { HiveStorageError, parseInput } from '@hive/errors'
 import type BetterSqlite3 from 'better-sqlite3'
 import Sqlite from 'better-sqlite3'
-import { Kysely } from 'kysely'
+import { type CompiledQuery, Kysely, type QueryResult } from 'kysely'
 import { z } from 'zod'
-import { HiveSqliteDialect } from './hive-sqlite-dialect.js'
-import { toHiveStorageError } from './sqlite-error.js'
+import { ConnectionLock, executeCompiled, HiveSqliteDialect } from './hive-sqlite-dialect.js'
+import { fromDriver, toHiveStorageError } from './sqlite-error.js'
 import { StatementCache, type StatementCacheStats } from './statement-cache.js'
 
 const openOptionsSchema = z
@@ -94,6 +94,11 @@ export class SqliteDatabase<DB = unknown> {
   readonly #statements: StatementCache
   #closed = false
   #depth = 0
+  /** The connection's lock, shared with every Kysely instance on it. */
+  readonly #lock = new ConnectionLock()
+  #writeTransaction: BetterSqlite3.Transaction<(body: () => unknown) => unknown> | undefined
+  readonly #execute = <R>(query: CompiledQuery<R>): QueryResult<R> =>
+    executeCompiled<R>(this.#statements, query)
 
   /** @internal Use {@link openDatabase}. */
   constructor(sqlite: BetterSqlite3.Database, config: Config) {
@@ -101,7 +106,7 @@ export class SqliteDatabase<DB = unknown> {
     this.path = config.path
     this.#config = config
     this.#statements = new StatementCache(sqlite, config.statementCacheSize)
-    this.dialect = new HiveSqliteDialect(this.#statements)
+    this.dialect = new HiveSqliteDialect(this.#statements, this.#lock)
     this.db = new Kysely<DB>({ dialect: this.dialect })
   }
 
@@ -140,9 +145,40 @@ export class SqliteDatabase<DB = unknown> {
     try {
       return this.#depth > 1 ? run() : run.immediate()
     } catch (error) {
-      throw toHiveStorageError(error, 'transaction failed')
+      throw fromDriver(error, 'transaction failed')
     } finally {
       this.#depth -= 1
+    }
+  }
+
+  /**
+   * Runs `fn` in a write transaction (`BEGIN IMMEDIATE`) synchronously, between the queries of
+   * Kysely instances on this connection: it first takes their lock, so it never lands inside one
+   * of their transactions. `execute` runs compiled Kysely queries through the statement cache.
+   * A hot path gets one event-loop turn for the whole transaction instead of one per query.
+   *
+   * @example
+   * ```ts
+   * await database.writeTransaction((execute) => {
+   *   execute(db.insertInto('events').values(row).compile())
+   * })
+   * ```
+   */
+  async writeTransaction<T>(fn: (execute: <R>(query: CompiledQuery<R>) => QueryResult<R>) => T): Promise<T> {
+    if (!this.#lock.tryAcquire()) await this.#lock.acquire()
+    try {
+      if (this.sqlite.inTransaction) {
+        throw new HiveStorageError(
+          'CONFLICT',
+          'a transaction is already open on this connection: a write transaction cannot join it',
+        )
+      }
+      this.#writeTransaction ??= this.sqlite.transaction((body: () => unknown) => body())
+      return this.#writeTransaction.immediate(() => fn(this.#execute)) as T
+    } catch (error) {
+      throw fromDriver(error, 'transaction failed')
+    } finally {
+      this.#lock.release()
     }
   }
 

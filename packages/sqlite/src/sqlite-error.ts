@@ -20,6 +20,18 @@ const CODES: ReadonlyArray<readonly [prefix: string, code: ErrorCode, meaning: s
 ]
 
 /**
+ * Like {@link toHiveStorageError} for errors of the driver (SQLite's, or a closed connection);
+ * anything else (thrown by the caller's own code inside a transaction, say) passes as it is.
+ */
+export function fromDriver(error: unknown, context: string): unknown {
+  const code = (error as { code?: unknown })?.code
+  const driver =
+    (typeof code === 'string' && code.startsWith('SQLITE_')) ||
+    (error instanceof TypeError && /database connection is not open/.test(error.message))
+  return driver ? toHiveStorageError(error, context) : error
+}
+
+/**
  * Explains a driver error as a {@link HiveStorageError} with a code callers can act on; the
  * driver error stays as `cause`. `context` says what was being done (`"opening /x/hive.db"`).
  * Errors that already are Hive storage errors pass through unchanged.

@@ -148,3 +148,68 @@ describe('driver errors', () => {
     })
   })
 })
+
+describe('Kysely instances on one database', () => {
+  it('share the connection lock but not each other’s query logging', async () => {
+    const database = open()
+    const logged: string[] = []
+    const logging = new (await import('kysely')).Kysely<DB>({
+      dialect: database.dialect,
+      log: (event) => {
+        if (event.level === 'query') logged.push(event.query.sql)
+      },
+    })
+    await logging.selectFrom('t').select('id').where('id', '=', 1).execute()
+    await database.db.selectFrom('t').select('name').where('id', '=', 2).execute()
+    expect(logged).toEqual(['select "id" from "t" where "id" = ?'])
+    // A transaction on one instance holds the connection: the other waits for it.
+    const order: string[] = []
+    const inside = logging.transaction().execute(async (trx) => {
+      order.push('begin')
+      await new Promise((resolve) => setTimeout(resolve, 20))
+      await trx.selectFrom('t').selectAll().execute()
+      order.push('commit')
+    })
+    await new Promise((resolve) => setTimeout(resolve, 5))
+    await database.db.selectFrom('t').selectAll().execute()
+    order.push('other')
+    await inside
+    expect(order).toEqual(['begin', 'commit', 'other'])
+    database.close()
+  })
+})
+
+describe('SqliteDatabase.writeTransaction', () => {
+  it('runs compiled queries synchronously in one transaction, after any Kysely transaction in flight', async () => {
+    const database = open()
+    const order: string[] = []
+    const inside = database.db.transaction().execute(async (trx) => {
+      await trx.insertInto('t').values({ id: 1000, name: 'from kysely' }).execute()
+      await new Promise((resolve) => setTimeout(resolve, 20))
+      order.push('kysely commit')
+    })
+    await new Promise((resolve) => setTimeout(resolve, 5))
+    await database.writeTransaction((execute) => {
+      order.push('sync')
+      const { rows } = execute(database.db.selectFrom('t').select('name').where('id', '=', 1000).compile())
+      expect(rows).toEqual([{ name: 'from kysely' }])
+      execute(database.db.insertInto('t').values({ id: 1001, name: 'sync' }).compile())
+    })
+    await inside
+    expect(order).toEqual(['kysely commit', 'sync'])
+    // A throw rolls the whole transaction back.
+    await expect(
+      database.writeTransaction((execute) => {
+        execute(database.db.insertInto('t').values({ id: 1002, name: 'gone' }).compile())
+        throw new Error('changed my mind')
+      }),
+    ).rejects.toThrow(/^changed my mind$/) // the caller's own error, as it was
+    expect(database.sqlite.prepare('SELECT count(*) FROM t WHERE id >= 1000').pluck().get()).toBe(2)
+    await expect(
+      database.writeTransaction((execute) =>
+        execute(database.db.insertInto('t').values({ id: 1001, name: 'dup' }).compile()),
+      ),
+    ).rejects.toMatchObject({ code: 'CONFLICT' })
+    database.close()
+  })
+})

@@ -184,7 +184,8 @@ const UP = [
     created_at    INTEGER NOT NULL,
     expires_at    INTEGER
   ) STRICT`,
-  'CREATE INDEX artifacts_cell_type ON artifacts (cell_id, type, id)',
+  'CREATE INDEX artifacts_cell_type_created ON artifacts (cell_id, type, created_at, id)',
+  'CREATE INDEX artifacts_cell_created ON artifacts (cell_id, created_at, id)',
   'CREATE INDEX artifacts_session ON artifacts (session_id) WHERE session_id IS NOT NULL',
   'CREATE INDEX artifacts_message ON artifacts (message_id) WHERE message_id IS NOT NULL',
   'CREATE INDEX artifacts_blob ON artifacts (blob_hash)',
