@@ -1,10 +1,13 @@
 import { execFileSync } from 'node:child_process'
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { HIVE_MIGRATION_NAMES } from '@hive/migrations'
 import { sha256File, tempDir } from '@hive/testing'
 import Sqlite from 'better-sqlite3'
 import { describe, expect, it } from 'vitest'
 import { hive, hiveInProcess } from './helpers.js'
+
+const LATEST = HIVE_MIGRATION_NAMES.at(-1)
 
 describe('hive migrate', () => {
   it('creates the schema, then reports it applied, verified, and with nothing left to do', async () => {
@@ -12,18 +15,19 @@ describe('hive migrate', () => {
     const up = await hive(['--data-dir', dir, 'migrate'])
     expect(up.stderr).toBe('')
     expect(up.code).toBe(0)
-    expect(up.stdout).toMatch(/applied\s+0001_initial_schema/)
+    expect(HIVE_MIGRATION_NAMES.slice(0, 2)).toEqual(['0001_initial_schema', '0002_exact_search_index'])
+    for (const name of HIVE_MIGRATION_NAMES) expect(up.stdout).toMatch(new RegExp(`applied\\s+${name}`))
 
     const status = await hiveInProcess(['--data-dir', dir, 'migrate', 'status', '--json'])
     expect(status.code).toBe(0)
     const parsed = JSON.parse(status.stdout)
     expect(parsed).toMatchObject({
-      current: '0001_initial_schema',
-      latest: '0001_initial_schema',
+      current: LATEST,
+      latest: LATEST,
       pending: [],
       problems: [],
     })
-    expect(parsed.migrations[0]).toMatchObject({ name: '0001_initial_schema', state: 'applied' })
+    expect(parsed.migrations).toMatchObject(HIVE_MIGRATION_NAMES.map((name) => ({ name, state: 'applied' })))
 
     const verify = await hiveInProcess(['--data-dir', dir, 'migrate', 'verify'])
     expect(verify).toMatchObject({ code: 0, stderr: '' })
@@ -44,7 +48,7 @@ describe('hive migrate', () => {
         encoding: 'utf8',
       },
     )
-    expect(out.trim().split('\n')).toEqual(['ok', '0001_initial_schema'])
+    expect(out.trim().split('\n')).toEqual(['ok', ...HIVE_MIGRATION_NAMES])
   })
 
   it('prints the SQL of a dry run and creates nothing', async () => {
@@ -60,8 +64,10 @@ describe('hive migrate', () => {
     const dir = tempDir()
     await hiveInProcess(['--data-dir', dir, 'migrate'])
     const before = sha256File(join(dir, 'hive.db'))
-    const result = await hiveInProcess(['--data-dir', dir, 'migrate', 'down', '--dry-run'])
+    const steps = String(HIVE_MIGRATION_NAMES.length)
+    const result = await hiveInProcess(['--data-dir', dir, 'migrate', 'down', '--steps', steps, '--dry-run'])
     expect(result.code).toBe(0)
+    expect(result.stdout).toContain('DROP TRIGGER messages_search_move')
     expect(result.stdout).toContain('DROP TABLE cells')
     expect(sha256File(join(dir, 'hive.db'))).toBe(before)
     expect(readdirSync(dir)).toEqual(['hive.db'])
@@ -81,11 +87,13 @@ describe('hive migrate', () => {
       return all
     }
     await hiveInProcess(['--data-dir', dir, 'migrate'])
+    const all = String(HIVE_MIGRATION_NAMES.length)
     for (const name of ['one', 'two', 'three']) {
       row(name)
       // down drops the tables: its snapshot holds the row just written.
       expect(
-        (await hiveInProcess(['--data-dir', dir, 'migrate', 'down', '--keep-snapshots', '2'])).code,
+        (await hiveInProcess(['--data-dir', dir, 'migrate', 'down', '--steps', all, '--keep-snapshots', '2']))
+          .code,
       ).toBe(0)
       // up finds an empty database: nothing worth a snapshot.
       expect((await hiveInProcess(['--data-dir', dir, 'migrate', 'up', '--keep-snapshots', '2'])).code).toBe(
@@ -96,15 +104,15 @@ describe('hive migrate', () => {
       (await hiveInProcess(['--data-dir', dir, 'migrate', 'snapshots', '--json'])).stdout,
     )
     expect(list.map((s: { kind: string; version: string }) => [s.kind, s.version])).toEqual([
-      ['pre-migrate', '0001_initial_schema'],
-      ['pre-migrate', '0001_initial_schema'],
+      ['pre-migrate', LATEST],
+      ['pre-migrate', LATEST],
     ])
 
     // The latest pre-migration snapshot by default; the one before by name.
     const latest = await hiveInProcess(['--data-dir', dir, 'migrate', 'restore'])
     expect(latest.stderr).toBe('')
     expect(latest.code).toBe(0)
-    expect(latest.stdout).toContain('schema version now 0001_initial_schema')
+    expect(latest.stdout).toContain(`schema version now ${LATEST}`)
     expect(names()).toEqual(['three'])
     const named = await hiveInProcess(['--data-dir', dir, 'migrate', 'restore', '--snapshot', list[0].name])
     expect(named.code).toBe(0)
@@ -129,9 +137,11 @@ describe('hive migrate', () => {
       expect(run.ok).toBe(true)
       for (const r of run.results) if (r.outcome === 'applied') applied.push(r.name)
     }
-    expect(applied).toEqual(['0001_initial_schema'])
+    expect(applied.sort()).toEqual(HIVE_MIGRATION_NAMES)
     const db = new Sqlite(join(dir, 'hive.db'), { readonly: true })
-    expect(db.prepare('SELECT name FROM hive_migrations').pluck().all()).toEqual(['0001_initial_schema'])
+    expect(db.prepare('SELECT name FROM hive_migrations ORDER BY name').pluck().all()).toEqual(
+      HIVE_MIGRATION_NAMES,
+    )
     db.close()
   }, 60_000)
 

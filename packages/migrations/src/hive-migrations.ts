@@ -4,9 +4,15 @@ import { HiveStorageError } from '@hive/errors'
 import { loadMigration } from './folder-migration-source.js'
 import type { Migration, MigrationModule, MigrationSource } from './migration.js'
 import * as m0001 from './migrations/0001_initial_schema.js'
+import * as m0002 from './migrations/0002_exact_search_index.js'
+import * as m0003 from './migrations/0003_transcript_artifacts.js'
 
 /** The migrations of Hive's schema, in order. Add new ones here and in `src/migrations/`. */
-const MODULES: ReadonlyArray<readonly [string, MigrationModule]> = [['0001_initial_schema', m0001]]
+const MODULES: ReadonlyArray<readonly [string, MigrationModule]> = [
+  ['0001_initial_schema', m0001],
+  ['0002_exact_search_index', m0002],
+  ['0003_transcript_artifacts', m0003],
+]
 
 // The TypeScript sources ship with the package (`src/migrations`), and checksums are taken over
 // them rather than over compiled output, which changes with the compiler.

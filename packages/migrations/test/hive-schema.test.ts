@@ -8,6 +8,9 @@ import { describe, expect, it } from 'vitest'
 import type { z } from 'zod'
 import { checksumSource, HIVE_MIGRATION_NAMES, hiveMigrations, Migrator } from '../src/index.js'
 
+/** The token of a filter value in the search index's `filters` column (migration 0002). */
+const filterToken = (field: string, value: string) => `${field}${Buffer.from(value, 'utf8').toString('hex')}`
+
 async function migrated() {
   const database = openDatabase(join(tempDir(), 'hive.db'))
   const result = await new Migrator({ dialect: database.dialect, source: hiveMigrations }).up()
@@ -270,6 +273,88 @@ describe('the search index', () => {
     ).run(plan, cell, now, now)
     db.prepare('UPDATE plans SET version = 2 WHERE id = ?').run(plan)
     expect(db.prepare('SELECT title FROM search WHERE ref_id = ?').pluck().get(plan)).toBe('Plan v2')
+    database.close()
+  })
+
+  it('files a part whose type changes under its new kind (same text)', async () => {
+    const { database, db, message, now } = await seeded()
+    const part = ids.part()
+    db.prepare(
+      "INSERT INTO parts (id, message_id, seq, type, data, text, created_at, updated_at) VALUES (?, ?, 0, 'text', '{}', 'thinking about tokens', ?, ?)",
+    ).run(part, message, now, now)
+    const kinds = (kind: string) => docs(db, `body : tokens AND filters : ${filterToken('k', kind)}`)
+    expect(kinds('text')).toHaveLength(1)
+    db.prepare("UPDATE parts SET type = 'reasoning' WHERE id = ?").run(part)
+    expect(kinds('text')).toEqual([])
+    expect(kinds('reasoning')).toEqual([expect.objectContaining({ kind: 'reasoning', ref_id: part })])
+    db.prepare("UPDATE parts SET type = 'step-start' WHERE id = ?").run(part)
+    expect(kinds('other')).toEqual([expect.objectContaining({ kind: 'other', ref_id: part })])
+    expect(kinds('reasoning')).toEqual([])
+    db.exec("INSERT INTO search (search) VALUES ('integrity-check')")
+    database.close()
+  })
+
+  it('follows every column a document is made of, and parts whose message or session moves', async () => {
+    const { database, db, workspace, cell, message, now } = await seeded()
+    const other = ids.cell()
+    const otherSession = ids.session()
+    const otherMessage = ids.message()
+    db.prepare(
+      "INSERT INTO cells (id, workspace_id, name, type, status, created_at, updated_at) VALUES (?, ?, 'Other', 'planning', 'draft', ?, ?)",
+    ).run(other, workspace, now, now)
+    db.prepare(
+      "INSERT INTO sessions (id, cell_id, provider, mode, status, created_at, updated_at) VALUES (?, ?, 'opencode', 'plan', 'active', ?, ?)",
+    ).run(otherSession, other, now, now)
+    db.prepare(
+      "INSERT INTO messages (id, session_id, seq, role, state, data, created_at, updated_at) VALUES (?, ?, 0, 'user', 'completed', '{}', ?, ?)",
+    ).run(otherMessage, otherSession, now, now)
+    const [moved, stays] = [ids.part(), ids.part()]
+    const insertPart = db.prepare(
+      "INSERT INTO parts (id, message_id, seq, type, data, text, created_at, updated_at) VALUES (?, ?, ?, 'text', '{}', ?, ?, ?)",
+    )
+    insertPart.run(moved, message, 0, 'moving words', now, now)
+    insertPart.run(stays, message, 1, 'staying words', now, now)
+    const plan = ids.plan()
+    db.prepare(
+      "INSERT INTO plans (id, cell_id, version, content, status, created_at, updated_at) VALUES (?, ?, 1, 'plan words', 'draft', ?, ?)",
+    ).run(plan, cell, now, now)
+    const hash = 'b'.repeat(64)
+    db.prepare("INSERT INTO blobs VALUES (?, 10, 10, 'raw', ?, NULL)").run(hash, now)
+    const artifact = ids.artifact()
+    db.prepare(
+      "INSERT INTO artifacts (id, cell_id, type, name, content_type, blob_hash, size, stored_size, summary, created_at) VALUES (?, ?, 'log', 'build.log', 'text/plain', ?, 10, 10, 'artifact words', ?)",
+    ).run(artifact, cell, hash, now)
+    const doc = (ref: string) =>
+      db.prepare('SELECT cell_id, cell_type, session_id, created_at FROM search WHERE ref_id = ?').get(ref)
+
+    db.prepare('UPDATE parts SET message_id = ?, seq = 5 WHERE id = ?').run(otherMessage, moved)
+    expect(doc(moved)).toMatchObject({ cell_id: other, cell_type: 'planning', session_id: otherSession })
+    db.prepare('UPDATE messages SET session_id = ?, seq = 1 WHERE id = ?').run(otherSession, message)
+    expect(doc(stays)).toMatchObject({ cell_id: other, session_id: otherSession })
+    db.prepare('UPDATE sessions SET cell_id = ? WHERE id = ?').run(cell, otherSession)
+    expect(doc(moved)).toMatchObject({ cell_id: cell, cell_type: 'implementation', session_id: otherSession })
+    expect(doc(stays)).toMatchObject({ cell_id: cell, session_id: otherSession })
+    db.prepare('UPDATE plans SET cell_id = ?, created_at = 7 WHERE id = ?').run(other, plan)
+    expect(doc(plan)).toMatchObject({ cell_id: other, created_at: 7 })
+    db.prepare('UPDATE artifacts SET cell_id = ? WHERE id = ?').run(other, artifact)
+    expect(doc(artifact)).toMatchObject({ cell_id: other })
+    db.prepare('UPDATE parts SET created_at = 8 WHERE id = ?').run(stays)
+    expect(doc(stays)).toMatchObject({ created_at: 8 })
+    db.prepare('UPDATE cells SET created_at = 9 WHERE id = ?').run(other)
+    expect(doc(other)).toMatchObject({ created_at: 9 })
+    const renamed = ids.part()
+    db.prepare('UPDATE parts SET id = ?, rid = rid + 100 WHERE id = ?').run(renamed, stays)
+    expect(doc(stays)).toBeUndefined()
+    expect(doc(renamed)).toMatchObject({ cell_id: cell })
+
+    // The index the triggers kept is the one a rebuild from the source tables makes.
+    const all = () => db.prepare('SELECT rowid, * FROM search ORDER BY rowid').all()
+    const kept = all()
+    const migrator = new Migrator({ dialect: database.dialect, source: hiveMigrations })
+    expect((await migrator.down({ steps: 1 })).ok).toBe(true)
+    expect((await migrator.up()).ok).toBe(true)
+    expect(all()).toEqual(kept)
+    expect(kept).toHaveLength(6)
     database.close()
   })
 

@@ -218,19 +218,10 @@ export class ArtifactService {
     if (type) query = query.where('type', '=', type)
     if (cursor !== undefined) {
       // The cursor carries the listing it belongs to: another order or type is a mistake.
-      const [time, id, forOrder, forType] = decodeCursor(cursor, [
-        'number',
-        'string',
-        'string',
-        'string',
-      ]) as [number, string, string, string]
-      if (forOrder !== order || forType !== (type ?? '')) {
-        throw new HiveStorageError(
-          'INVALID_INPUT',
-          'invalid cursor: it belongs to a listing with another order or type',
-          { value: cursor },
-        )
-      }
+      const [time, id] = decodeCursor(cursor, ['number', 'string'], `artifacts:${order}:${type ?? ''}`) as [
+        number,
+        string,
+      ]
       const op = order === 'desc' ? '<' : '>'
       query = query.where((eb) =>
         eb.or([eb('created_at', op, time), eb.and([eb('created_at', '=', time), eb('id', op, id)])]),
@@ -246,7 +237,9 @@ export class ArtifactService {
     return {
       items,
       nextCursor:
-        rows.length > limit && last ? encodeCursor([last.createdAt, last.id, order, type ?? '']) : null,
+        rows.length > limit && last
+          ? encodeCursor([last.createdAt, last.id], `artifacts:${order}:${type ?? ''}`)
+          : null,
     }
   }
 

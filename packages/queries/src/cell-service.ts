@@ -354,7 +354,10 @@ export class CellService {
     const key = q.sort === 'updated' ? 'updated_at' : 'created_at'
     let select = this.#filtered(q, true).selectAll()
     if (q.cursor !== undefined) {
-      const [time, id] = decodeCursor(q.cursor, ['number', 'string']) as [number, string]
+      const [time, id] = decodeCursor(q.cursor, ['number', 'string'], `cells:${q.sort}:${q.order}`) as [
+        number,
+        string,
+      ]
       const op = q.order === 'desc' ? '<' : '>'
       select = select.where((eb) =>
         eb.or([eb(key, op, time), eb.and([eb(key, '=', time), eb('id', op, id)])]),
@@ -371,7 +374,10 @@ export class CellService {
       items,
       nextCursor:
         rows.length > q.limit && last
-          ? encodeCursor([q.sort === 'updated' ? last.updatedAt : last.createdAt, last.id])
+          ? encodeCursor(
+              [q.sort === 'updated' ? last.updatedAt : last.createdAt, last.id],
+              `cells:${q.sort}:${q.order}`,
+            )
           : null,
     }
   }
@@ -606,16 +612,7 @@ export class CellService {
     options: { direction?: 'out' | 'in' | 'both'; type?: CellLinkType } = {},
   ): Promise<CellLink[]> {
     parseInput(cellId, id, 'cell id')
-    const { direction, type } = parseInput(
-      z
-        .object({
-          direction: z.enum(['out', 'in', 'both']).default('both'),
-          type: cellLinkTypeSchema.optional(),
-        })
-        .strict(),
-      options,
-      'link query',
-    )
+    const { direction, type } = parseInput(linkQuerySchema, options, 'link query')
     let select = this.#db.selectFrom('cell_links').selectAll()
     if (direction === 'out') select = select.where('from_cell_id', '=', id)
     else if (direction === 'in') select = select.where('to_cell_id', '=', id)

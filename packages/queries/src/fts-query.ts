@@ -50,3 +50,20 @@ export function userQuery(text: string, options: { prefixLast?: boolean } = {}):
 export function ftsString(value: string): string {
   return `"${value.replaceAll('"', '""')}"`
 }
+
+/** The fields of the search index's `filters` column and the letter each token starts with. */
+const FILTER_FIELDS = { kind: 'k', cellId: 'c', workspaceId: 'w', cellType: 't' } as const
+
+/**
+ * An FTS5 string literal for a filter value's token in the `filters` column (migration 0002): the
+ * field's letter, then the value's UTF-8 bytes in lower-case hex. One exact token per value: the
+ * tokenizer can neither split it nor fold its case, and no title or body word looks like it.
+ *
+ * @example
+ * ```ts
+ * `filters : ${filterTerm('kind', 'text')}` // 'filters : "k74657874"'
+ * ```
+ */
+export function filterTerm(field: keyof typeof FILTER_FIELDS, value: string): string {
+  return `"${FILTER_FIELDS[field]}${Buffer.from(value, 'utf8').toString('hex')}"`
+}

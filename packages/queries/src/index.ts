@@ -18,7 +18,7 @@ export type { Cell, CellLink, CellListQuery, CellProcess, CellProvisioning } fro
 export { CellService, toCell } from './cell-service.js'
 export { decodeCursor, encodeCursor } from './cursor.js'
 export { ftsString, MAX_QUERY_LENGTH, MAX_QUERY_TERMS, userQuery } from './fts-query.js'
-export type { MetricAggregate, MetricFilter, MetricSample } from './metric-service.js'
+export type { AggregateFilter, MetricAggregate, MetricFilter, MetricSample } from './metric-service.js'
 export { MetricService } from './metric-service.js'
 export type { Plan, PlanFeedback } from './plan-service.js'
 export { PlanService } from './plan-service.js'

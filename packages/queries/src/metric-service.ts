@@ -8,7 +8,7 @@ import {
   newMetricSchema,
   timestampSchema,
 } from '@hive/schema'
-import type { Kysely } from 'kysely'
+import { type Kysely, sql } from 'kysely'
 import { z } from 'zod'
 import { fromJson, toJson } from './json.js'
 
@@ -43,6 +43,10 @@ const filterSchema = z
   })
   .strict()
 export type MetricFilter = z.input<typeof filterSchema>
+const aggregateSchema = filterSchema.required({ name: true })
+export type AggregateFilter = z.input<typeof aggregateSchema>
+/** Samples read per query of an export. */
+const EXPORT_CHUNK = 500
 const formatSchema = z.enum(['csv', 'json', 'jsonl'])
 
 /**
@@ -83,18 +87,27 @@ export class MetricService {
     }
   }
 
-  /** Aggregates of the samples matching `filter`, over all of them. */
-  async aggregate(filter: MetricFilter = {}): Promise<MetricAggregate | null> {
+  /**
+   * Aggregates of one metric's samples matching `filter` (a metric has one unit: aggregates across
+   * names would mix them), or null when there are none. Computed in SQLite, in one query.
+   */
+  async aggregate(filter: AggregateFilter): Promise<MetricAggregate | null> {
     const groups = await this.#aggregate(filter, false)
     return groups.get('') ?? null
   }
 
   /** The same per cell (samples without a cell are left out). */
-  async aggregateByCell(filter: MetricFilter = {}): Promise<Map<string, MetricAggregate>> {
+  async aggregateByCell(filter: AggregateFilter): Promise<Map<string, MetricAggregate>> {
     return this.#aggregate(filter, true)
   }
 
-  /** The samples as CSV (with a header), a JSON array or JSON lines, streamed a chunk at a time. */
+  /**
+   * The samples as CSV (with a header), a JSON array or JSON lines, in the order they were
+   * recorded (by id), a chunk of text at a time. Each chunk is read by its own short query, so
+   * a slow reader holds no connection and blocks no writer; samples recorded during the export
+   * are included if they come after the point reached. CSV is for spreadsheets: a text field
+   * that starts like a formula (`=`, `+`, `-`, `@`) gets a leading `'`; JSON keeps values as they are.
+   */
   async *export(filter: MetricFilter & { format: 'csv' | 'json' | 'jsonl' }): AsyncGenerator<string> {
     const { format, ...rest } = filter
     parseInput(formatSchema, format, 'export format')
@@ -102,53 +115,86 @@ export class MetricService {
     if (format === 'csv') yield 'id,created_at,name,value,unit,cell_id,session_id,tags\n'
     let chunk = format === 'json' ? '[' : ''
     let first = true
-    for await (const row of this.#filtered(f).selectAll().orderBy('created_at').orderBy('id').stream(500)) {
-      if (format === 'csv') {
-        chunk += `${[row.id, String(row.created_at), row.name, String(row.value), row.unit ?? '', row.cell_id ?? '', row.session_id ?? '', row.tags].map(csvField).join(',')}\n`
-      } else {
-        const separator = format === 'json' ? (first ? '\n' : ',\n') : ''
-        first = false
-        chunk += `${separator}${JSON.stringify({
-          id: row.id,
-          createdAt: row.created_at,
-          name: row.name,
-          value: row.value,
-          unit: row.unit,
-          cellId: row.cell_id,
-          sessionId: row.session_id,
-          tags: fromJson(row.tags) ?? {},
-        })}${format === 'jsonl' ? '\n' : ''}`
+    let after: string | undefined
+    for (;;) {
+      let select = this.#filtered(f).selectAll()
+      if (after !== undefined) select = select.where('id', '>', after)
+      const rows = await select.orderBy('id').limit(EXPORT_CHUNK).execute()
+      for (const row of rows) {
+        if (format === 'csv') {
+          chunk += `${[
+            csvText(row.id),
+            String(row.created_at),
+            csvText(row.name),
+            String(row.value),
+            csvText(row.unit ?? ''),
+            csvText(row.cell_id ?? ''),
+            csvText(row.session_id ?? ''),
+            csvText(row.tags),
+          ].join(',')}\n`
+        } else {
+          const separator = format === 'json' ? (first ? '\n' : ',\n') : ''
+          first = false
+          chunk += `${separator}${JSON.stringify({
+            id: row.id,
+            createdAt: row.created_at,
+            name: row.name,
+            value: row.value,
+            unit: row.unit,
+            cellId: row.cell_id,
+            sessionId: row.session_id,
+            tags: fromJson(row.tags) ?? {},
+          })}${format === 'jsonl' ? '\n' : ''}`
+        }
       }
       if (chunk.length > 64 * 1024) {
         yield chunk
         chunk = ''
       }
+      if (rows.length < EXPORT_CHUNK) break
+      after = (rows.at(-1) as { id: string }).id
     }
     if (format === 'json') chunk += first ? ']\n' : '\n]\n'
     if (chunk) yield chunk
   }
 
-  async #aggregate(filter: MetricFilter, byCell: boolean): Promise<Map<string, MetricAggregate>> {
-    const f = parseInput(filterSchema, filter, 'metric filter')
-    let select = this.#filtered(f).select(['cell_id', 'value'])
-    if (byCell) select = select.where('cell_id', 'is not', null).orderBy('cell_id')
-    // Sorted values, one group at a time: percentiles need order, and memory holds one group.
+  async #aggregate(filter: AggregateFilter, byCell: boolean): Promise<Map<string, MetricAggregate>> {
+    const f = parseInput(aggregateSchema, filter, 'metric filter')
+    const group = byCell ? sql.ref('cell_id') : sql.lit('')
+    let ranked = this.#filtered(f).select([
+      group.as('grp'),
+      'value',
+      sql<number>`row_number() OVER (PARTITION BY ${group} ORDER BY value)`.as('r'),
+      sql<number>`count(*) OVER (PARTITION BY ${group})`.as('n'),
+    ])
+    if (byCell) ranked = ranked.where('cell_id', 'is not', null)
+    // Nearest rank: the ceil(p% of n)-th smallest value, in integer arithmetic.
+    const rank = (p: number) => sql<number>`max(CASE WHEN r = (n * ${sql.lit(p)} + 99) / 100 THEN value END)`
+    const rows = await this.#db
+      .selectFrom(ranked.as('ranked'))
+      .select([
+        'grp',
+        sql<number>`count(*)`.as('count'),
+        sql<number>`sum(value)`.as('sum'),
+        sql<number>`min(value)`.as('min'),
+        sql<number>`max(value)`.as('max'),
+        rank(50).as('p50'),
+        rank(95).as('p95'),
+      ])
+      .groupBy('grp')
+      .execute()
     const result = new Map<string, MetricAggregate>()
-    let group: string | undefined
-    let values: number[] = []
-    const flush = () => {
-      if (group !== undefined && values.length > 0) result.set(group, summarise(values))
-      values = []
+    for (const row of rows) {
+      result.set(String(row.grp), {
+        count: row.count,
+        sum: row.sum,
+        min: row.min,
+        max: row.max,
+        mean: row.sum / row.count,
+        p50: row.p50,
+        p95: row.p95,
+      })
     }
-    for await (const row of select.orderBy('value').stream(1000)) {
-      const key = byCell ? (row.cell_id as string) : ''
-      if (key !== group) {
-        flush()
-        group = key
-      }
-      values.push(row.value)
-    }
-    flush()
     return result
   }
 
@@ -162,20 +208,8 @@ export class MetricService {
   }
 }
 
-function summarise(sorted: number[]): MetricAggregate {
-  const rank = (p: number) => sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)] as number
-  const sum = sorted.reduce((a, b) => a + b, 0)
-  return {
-    count: sorted.length,
-    sum,
-    min: sorted[0] as number,
-    max: sorted.at(-1) as number,
-    mean: sum / sorted.length,
-    p50: rank(50),
-    p95: rank(95),
-  }
-}
-
-function csvField(value: string): string {
-  return /[",\n\r]/.test(value) ? `"${value.replaceAll('"', '""')}"` : value
+/** A CSV field: quoted when needed, and never read as a formula by a spreadsheet. */
+function csvText(value: string): string {
+  const safe = /^[=+\-@\t\r]/.test(value) ? `'${value}` : value
+  return /[",\n\r]/.test(safe) ? `"${safe.replaceAll('"', '""')}"` : safe
 }

@@ -21,7 +21,10 @@ export interface QueryServicesConfig {
   readonly spillBytes?: number
   /** Runs hot writes as synchronous transactions (pass the store's `SqliteDatabase`). */
   readonly writer?: SyncWriter
-  /** A Kysely instance on a read pool: searches and transcript reads run there. */
+  /**
+   * A Kysely instance on a read pool (`ReadPool` of `@hive/sqlite`): searches and transcript
+   * reads (pages, streams) run there, off the event loop. Everything else runs on `db`.
+   */
   readonly readDb?: Kysely<Database>
 }
 
@@ -59,6 +62,8 @@ export function createQueryServices(config: QueryServicesConfig): QueryServices 
       content,
       now,
       ...(config.spillBytes === undefined ? {} : { spillBytes: config.spillBytes }),
+      ...(config.writer ? { writer: config.writer } : {}),
+      ...(config.readDb ? { readDb: config.readDb } : {}),
     }),
     plans: new PlanService({ db, now }),
     timeline: new TimelineService({ db, now }),

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { HiveStorageError, parseInput } from '@hive/errors'
 import {
   cellTypeSchema,
@@ -10,7 +11,7 @@ import {
 import { type Kysely, sql } from 'kysely'
 import { z } from 'zod'
 import { decodeCursor, encodeCursor } from './cursor.js'
-import { ftsString, userQuery } from './fts-query.js'
+import { filterTerm, userQuery } from './fts-query.js'
 
 const querySchema = z
   .object({
@@ -57,10 +58,11 @@ const MAX_OFFSET = 10_000
 /**
  * Cross-cell full-text search over transcripts, reasoning, tool outputs, plans, artifact text and
  * cell names and descriptions (one FTS5 index, kept by triggers). Filters join the MATCH
- * expression itself, so they narrow the search, not a page after it; hits are ranked by bm25
- * (titles weigh more than bodies) with highlighted snippets. Any text is a safe query: words and
- * "quoted phrases" match as typed, a trailing `*` searches by prefix, and FTS5 syntax never
- * reaches the engine.
+ * expression itself, so they narrow the search, not a page after it; each filter value is one
+ * exact, case-sensitive token, so a filter reads only the documents it selects. Hits are ranked
+ * by bm25 (titles weigh more than bodies) with highlighted snippets. Any text is a safe query:
+ * words and "quoted phrases" match as typed, a trailing `*` searches by prefix, and FTS5 syntax
+ * never reaches the engine.
  *
  * @example
  * ```ts
@@ -77,7 +79,10 @@ export class SearchService {
 
   async search(query: SearchQuery): Promise<{ hits: SearchHit[]; nextCursor: string | null }> {
     const q = parseInput(querySchema, query, 'search query')
-    const offset = q.cursor === undefined ? 0 : (decodeCursor(q.cursor, ['number'])[0] as number)
+    // A cursor is an offset into one query's ranking: it names that query.
+    const { cursor: _cursor, limit: _limit, ...asked } = q
+    const scope = `search:${createHash('sha256').update(JSON.stringify(asked)).digest('base64url').slice(0, 22)}`
+    const offset = q.cursor === undefined ? 0 : (decodeCursor(q.cursor, ['number'], scope)[0] as number)
     if (!Number.isInteger(offset) || offset < 0 || offset > MAX_OFFSET) {
       throw new HiveStorageError(
         'INVALID_INPUT',
@@ -126,7 +131,8 @@ export class SearchService {
     } catch (error) {
       // The expression is built to be valid; should FTS5 still refuse it, say so in the caller's
       // terms. Other failures (a busy or damaged database) pass as they are.
-      if ((error as { code?: string }).code !== 'DATABASE_ERROR') throw error
+      // (A closed database is a DATABASE_ERROR too, but not FTS5's: pass it as it is.)
+      if ((error as { code?: string }).code !== 'DATABASE_ERROR' || !/fts5/i.test(String(error))) throw error
       throw new HiveStorageError('INVALID_INPUT', `cannot search for ${JSON.stringify(q.text)}`, {
         value: q.text,
         cause: error,
@@ -147,12 +153,17 @@ export class SearchService {
     return {
       hits,
       nextCursor:
-        rows.length > q.limit && offset + q.limit <= MAX_OFFSET ? encodeCursor([offset + q.limit]) : null,
+        rows.length > q.limit && offset + q.limit <= MAX_OFFSET
+          ? encodeCursor([offset + q.limit], scope)
+          : null,
     }
   }
 }
 
-/** The whole MATCH expression: the user's terms in title and body, and the filters as column terms. */
+/**
+ * The whole MATCH expression: the user's terms in title and body, and each filter as its tokens in
+ * the `filters` column (see {@link filterTerm}). Hits carry the real values, from unindexed columns.
+ */
 export function matchExpression(q: {
   text: string
   workspaceId?: string | undefined
@@ -163,11 +174,11 @@ export function matchExpression(q: {
   const terms = userQuery(q.text)
   if (terms === null) return null
   const parts = [`{title body} : (${terms})`]
-  const any = (column: string, values: readonly string[]) =>
-    `${column} : (${values.map(ftsString).join(' OR ')})`
-  if (q.workspaceId !== undefined) parts.push(any('workspace_id', [q.workspaceId]))
-  if (q.cellIds) parts.push(any('cell_id', q.cellIds))
-  if (q.cellTypes) parts.push(any('cell_type', q.cellTypes))
+  const any = (field: Parameters<typeof filterTerm>[0], values: readonly string[]) =>
+    `filters : (${values.map((value) => filterTerm(field, value)).join(' OR ')})`
+  if (q.workspaceId !== undefined) parts.push(any('workspaceId', [q.workspaceId]))
+  if (q.cellIds) parts.push(any('cellId', q.cellIds))
+  if (q.cellTypes) parts.push(any('cellType', q.cellTypes))
   if (q.kinds) parts.push(any('kind', q.kinds))
   return parts.join(' AND ')
 }

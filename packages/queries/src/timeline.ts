@@ -111,7 +111,8 @@ export class TimelineService {
   /** Events, newest first by default, keyset-paged by (time, id). */
   async list(query: TimelineQuery = {}): Promise<{ items: TimelineEvent[]; nextCursor: string | null }> {
     const q = parseInput(listSchema, query, 'timeline query')
-    const after = q.cursor === undefined ? undefined : decodeCursor(q.cursor, ['number', 'string'])
+    const after =
+      q.cursor === undefined ? undefined : decodeCursor(q.cursor, ['number', 'string'], `timeline:${q.order}`)
     let select = this.#filtered(q).selectAll()
     if (after) {
       const [time, id] = after as [number, string]
@@ -138,7 +139,8 @@ export class TimelineService {
     const last = items.at(-1)
     return {
       items,
-      nextCursor: rows.length > q.limit && last ? encodeCursor([last.createdAt, last.id]) : null,
+      nextCursor:
+        rows.length > q.limit && last ? encodeCursor([last.createdAt, last.id], `timeline:${q.order}`) : null,
     }
   }
 

@@ -11,7 +11,10 @@ export class TranscriptPart {
   readonly type: string
   /** The searchable text taken from the part (a tool's output preview, say). */
   readonly text: string | null
-  /** The artifact holding this part's full output, when it was too large to keep inline. */
+  /**
+   * The artifact holding what was too large to keep inline (a tool's output, or the whole part):
+   * `data` then has previews naming it; `TranscriptService.originalPart` puts it back together.
+   */
   readonly artifactId: string | null
   readonly createdAt: number
   readonly updatedAt: number
@@ -68,6 +71,8 @@ export class TranscriptMessage {
   readonly createdAt: number
   readonly updatedAt: number
   readonly completedAt: number | null
+  /** As a part's: the artifact holding the whole `info` when some of it was too large to keep inline. */
+  readonly artifactId: string | null
   readonly parts: TranscriptPart[]
   readonly #raw: string
   readonly #rawError: string | null
@@ -93,6 +98,7 @@ export class TranscriptMessage {
     this.createdAt = row.created_at
     this.updatedAt = row.updated_at
     this.completedAt = row.completed_at
+    this.artifactId = row.artifact_id
     this.parts = parts
     this.#raw = row.data
     this.#rawError = row.error
@@ -123,6 +129,7 @@ export class TranscriptMessage {
       createdAt,
       updatedAt,
       completedAt,
+      artifactId,
       parts,
     } = this
     return {
@@ -139,6 +146,7 @@ export class TranscriptMessage {
       createdAt,
       updatedAt,
       completedAt,
+      artifactId,
       error: this.error,
       info: this.info,
       parts,

@@ -14,6 +14,7 @@ import type { ArtifactContentStore } from './artifact-content-store.js'
 import { artifactRowQueries, type insertArtifactRows } from './artifact-service.js'
 import { decodeCursor, encodeCursor } from './cursor.js'
 import { PreparedQuery } from './prepared.js'
+import { type CutPlan, planCut, valueAt, withReplaced } from './spill.js'
 import { runWrite, type SyncWriter, type WriteSteps } from './sync-writer.js'
 import { TranscriptMessage, TranscriptPart } from './transcript-record.js'
 
@@ -111,6 +112,7 @@ export const MAX_OBJECT_BYTES = 1024 * 1024
 const MAX_SEARCH_TEXT = 32 * 1024
 const sessionId = idSchema('session')
 const messageId = idSchema('message')
+const partIdSchema = idSchema('part')
 // Schemas are built once: building one costs more than most of what an append does.
 const refSchema = z.object({ cellId: idSchema('cell'), sessionId }).strict()
 const tailCount = z.int().min(1).max(1000)
@@ -156,10 +158,11 @@ export class TranscriptService {
   async append(ref: TranscriptRef, input: AppendInput): Promise<void> {
     const m = parseInput(appendSchema, input, 'message')
     this.#checkRef(ref)
-    const message = messageRow(m.info, ref.sessionId, this.#config.now())
+    const message = this.#messageRow(ref, m.info)
+    const row = message instanceof Promise ? await message : message
     const parts: PendingPart[] = []
-    for (const part of m.parts) parts.push(await this.#partRow(ref, part as PartInput, message.created_at))
-    await runWrite(() => this.#appendSteps(ref, message, parts), this.#config.writer, this.#config.db)
+    for (const part of m.parts) parts.push(await this.#partRow(ref, part as PartInput, row.created_at))
+    await runWrite(() => this.#appendSteps(ref, row, parts), this.#config.writer, this.#config.db)
   }
 
   /** Writes one message's info (its parts come with {@link TranscriptService.upsertPart}). */
@@ -183,24 +186,79 @@ export class TranscriptService {
     return (await this.#withParts(row.session_id, [row]))[0] as TranscriptMessage
   }
 
+  /**
+   * A part exactly as it was last written: strings that were moved to an artifact are read back
+   * from the content store (hash-verified) and put in place of their previews.
+   */
+  async originalPart(id: string): Promise<Record<string, unknown>> {
+    parseInput(partIdSchema, id, 'part id')
+    const row = await this.#read
+      .selectFrom('parts')
+      .leftJoin('artifacts', 'artifacts.id', 'parts.artifact_id')
+      .select(['parts.data', 'parts.artifact_id', 'artifacts.blob_hash', 'artifacts.content_type'])
+      .where('parts.id', '=', id)
+      .executeTakeFirst()
+    if (!row) throw new HiveStorageError('NOT_FOUND', `there is no part ${id}`, { value: id })
+    const part = JSON.parse(row.data) as Record<string, unknown>
+    if (row.artifact_id === null || row.blob_hash === null) return part
+    const text = await this.#spilledText(row.blob_hash, row.content_type ?? '', `part ${id}`)
+    if (row.content_type?.startsWith('application/json')) return JSON.parse(text) as Record<string, unknown>
+    // A tool's output alone was moved.
+    return { ...part, state: { ...(part.state as Record<string, unknown>), output: text } }
+  }
+
+  /** A message's info exactly as it was last written (see {@link TranscriptService.originalPart}). */
+  async originalMessage(id: string): Promise<Record<string, unknown>> {
+    parseInput(messageId, id, 'message id')
+    const row = await this.#read
+      .selectFrom('messages')
+      .leftJoin('artifacts', 'artifacts.id', 'messages.artifact_id')
+      .select(['messages.data', 'artifacts.blob_hash', 'artifacts.content_type'])
+      .where('messages.id', '=', id)
+      .executeTakeFirst()
+    if (!row) throw new HiveStorageError('NOT_FOUND', `there is no message ${id}`, { value: id })
+    if (row.blob_hash === null) return JSON.parse(row.data) as Record<string, unknown>
+    return JSON.parse(
+      await this.#spilledText(row.blob_hash, row.content_type ?? '', `message ${id}`),
+    ) as Record<string, unknown>
+  }
+
+  async #spilledText(hash: string, contentType: string, what: string): Promise<string> {
+    const content = this.#config.content
+    if (!content) {
+      throw new HiveStorageError(
+        'INVALID_INPUT',
+        `${what} has content in the content store, and this service was given none`,
+      )
+    }
+    const opened = await content.open(hash, { verify: true, contentType })
+    return (await opened.buffer()).toString('utf8')
+  }
+
   /** A page of a session's messages from the start, or after / before a cursor. */
   async page(session: string, query: TranscriptPageQuery = {}): Promise<TranscriptPage> {
     parseInput(sessionId, session, 'session id')
     const q = parseInput(pageSchema, query, 'transcript page query')
     let rows: MessageRow[]
     if (q.before !== undefined) {
-      const seq = decodeCursor(q.before, ['number'])[0] as number
+      const seq = decodeCursor(q.before, ['number'], `transcript:${session}`)[0] as number
       rows = (
         await this.#q.before.execute(this.#read, { sessionId: session, seq, limit: q.limit + 1 })
       ).rows.reverse()
       const more = rows.length > q.limit
       if (more) rows = rows.slice(1)
+      // Nothing before: the way back is the page the cursor came from.
+      if (rows.length === 0) return { messages: [], previous: null, next: this.#cursor(session, seq - 1) }
       return this.#pageOf(session, rows, more, true)
     }
-    const seq = q.after === undefined ? -1 : (decodeCursor(q.after, ['number'])[0] as number)
+    const seq =
+      q.after === undefined ? -1 : (decodeCursor(q.after, ['number'], `transcript:${session}`)[0] as number)
     rows = (await this.#q.after.execute(this.#read, { sessionId: session, seq, limit: q.limit + 1 })).rows
     const more = rows.length > q.limit
     if (more) rows = rows.slice(0, q.limit)
+    // Nothing (yet) after: the way back is the page before this point; `after` again waits for more.
+    if (rows.length === 0 && seq >= 0)
+      return { messages: [], previous: this.#cursor(session, seq + 1), next: q.after ?? null }
     return this.#pageOf(session, rows, seq >= 0 ? true : undefined, more)
   }
 
@@ -243,12 +301,14 @@ export class TranscriptService {
   }
 
   /**
-   * A whole session, oldest first, in chunks of `chunkSize` messages (with their parts): one page
-   * query per chunk, so memory holds one chunk at a time, however long the session.
+   * A whole session, oldest first, in chunks of `chunkSize` messages (default 100, with their
+   * parts): one page query per chunk, so memory holds one chunk at a time, however long the
+   * session, and (on a read pool) the event loop does one chunk's work at a time. Messages
+   * appended while it runs are included when the stream reaches them.
    */
   async *stream(session: string, options: { chunkSize?: number } = {}): AsyncGenerator<TranscriptMessage[]> {
     parseInput(sessionId, session, 'session id')
-    const limit = parseInput(chunkSize, options.chunkSize ?? 200, 'chunk size')
+    const limit = parseInput(chunkSize, options.chunkSize ?? 100, 'chunk size')
     let seq = -1
     for (;;) {
       const rows = (await this.#q.after.execute(this.#read, { sessionId: session, seq, limit })).rows
@@ -270,8 +330,8 @@ export class TranscriptService {
     const messages = await this.#withParts(session, rows)
     const first = rows[0]
     const last = rows.at(-1)
-    const previous = first && (hasBefore ?? first.seq > 0) ? encodeCursor([first.seq]) : null
-    return { messages, previous, next: last && hasAfter ? encodeCursor([last.seq]) : null }
+    const previous = first && (hasBefore ?? first.seq > 0) ? this.#cursor(session, first.seq) : null
+    return { messages, previous, next: last && hasAfter ? this.#cursor(session, last.seq) : null }
   }
 
   async #withParts(session: string, rows: MessageRow[]): Promise<TranscriptMessage[]> {
@@ -294,21 +354,42 @@ export class TranscriptService {
     return rows.map((row) => new TranscriptMessage(row, byMessage.get(row.id) ?? []))
   }
 
+  #cursor(session: string, seq: number): string {
+    return encodeCursor([seq], `transcript:${session}`)
+  }
+
   #checkRef(ref: TranscriptRef): void {
     parseInput(refSchema, ref, 'transcript reference')
   }
 
-  *#appendSteps(
-    ref: TranscriptRef,
-    message: Omit<MessageRow, 'seq'>,
-    parts: PendingPart[],
-  ): WriteSteps<void> {
+  *#appendSteps(ref: TranscriptRef, message: PendingMessage, parts: PendingPart[]): WriteSteps<void> {
     yield* this.#sessionSteps(ref)
-    const result = yield this.#q.upsertMessage.with(message)
+    const { spilled, ...row } = message
+    let link: string | undefined
+    if (spilled) {
+      const previous = (yield this.#q.messageArtifact.with({ id: row.id })).rows[0] as
+        | { id: string; blob_hash: string; content_type: string }
+        | undefined
+      if (previous && previous.blob_hash === spilled.row.blob_hash) {
+        // The same info spilled again keeps its artifact and id.
+        row.data = row.data.replaceAll(spilled.row.id, previous.id)
+        row.artifact_id = previous.id
+      } else {
+        // The artifact names its message: the message row comes first, then the link to it.
+        row.artifact_id = null
+        link = spilled.row.id
+      }
+    }
+    // An artifact the message no longer names is deleted by the schema (its content goes to gc).
+    const result = yield this.#q.upsertMessage.with(row)
     if (Number(result.numAffectedRows ?? 0n) === 0) {
-      throw new HiveStorageError('CONFLICT', `message ${message.id} belongs to another session`, {
-        value: message.id,
+      throw new HiveStorageError('CONFLICT', `message ${row.id} belongs to another session`, {
+        value: row.id,
       })
+    }
+    if (spilled && link) {
+      for (const query of artifactRowQueries(this.#config.db, spilled.row, spilled.encoding)) yield query
+      yield this.#q.linkMessageArtifact.with({ id: row.id, artifactId: link })
     }
     for (const part of parts) yield* this.#upsertPartSteps(part)
   }
@@ -351,75 +432,177 @@ export class TranscriptService {
   *#upsertPartSteps(row: PendingPart): WriteSteps<void> {
     const { spilled, ...part } = row
     if (spilled) {
-      // The part had a spilled output before: that reference goes, its content to gc.
-      const db = this.#config.db
-      yield db
-        .deleteFrom('artifacts')
-        .where('id', '=', (eb) => eb.selectFrom('parts').select('artifact_id').where('id', '=', part.id))
-        .compile()
-      for (const query of artifactRowQueries(db, spilled.row, spilled.encoding)) yield query
+      // The same content spilled again (a part rewritten as it streams) keeps its artifact and id.
+      const previous = (yield this.#q.partArtifact.with({ id: part.id })).rows[0] as
+        | { id: string; blob_hash: string; content_type: string }
+        | undefined
+      if (
+        previous &&
+        previous.blob_hash === spilled.row.blob_hash &&
+        previous.content_type === spilled.row.content_type
+      ) {
+        part.data = part.data.replaceAll(spilled.row.id, previous.id)
+        part.artifact_id = previous.id
+      } else {
+        for (const query of artifactRowQueries(this.#config.db, spilled.row, spilled.encoding)) yield query
+      }
     }
+    // A part's artifact it no longer names is deleted by the schema (its content goes to gc).
     const result = yield this.#q.upsertPart.with(part)
     if (Number(result.numAffectedRows ?? 0n) === 0) {
       throw new HiveStorageError('CONFLICT', `part ${part.id} belongs to another message`, { value: part.id })
     }
   }
 
-  /**
-   * A part's row; a tool output above the spill size goes to the content store first (only then
-   * is this asynchronous: most parts return at once).
-   */
-  #partRow(ref: TranscriptRef, part: PartInput, fallbackTime: number): PendingPart | Promise<PendingPart> {
-    const object = part as Record<string, unknown>
-    const output = (object.state as Record<string, unknown> | undefined)?.output
-    if (
-      this.#config.content &&
-      part.type === 'tool' &&
-      typeof output === 'string' &&
-      output.length * 3 > this.#config.spillBytes && // cheap bound before counting bytes
-      Buffer.byteLength(output) > this.#config.spillBytes
-    ) {
-      return this.#spill(ref, part, output, fallbackTime)
+  /** A message's row; as a part's, large strings go to an artifact first (whole info as JSON). */
+  #messageRow(ref: TranscriptRef, info: MessageInfoOutput): PendingMessage | Promise<PendingMessage> {
+    const now = this.#config.now()
+    const content = this.#config.content
+    const data = JSON.stringify(info)
+    if (content) {
+      const bytes = data.length * 3 > MAX_OBJECT_BYTES ? Buffer.byteLength(data) : data.length
+      const plan = planCut(info, bytes, {
+        spillBytes: this.#config.spillBytes,
+        previewBytes: this.#config.previewBytes,
+        maxBytes: MAX_OBJECT_BYTES,
+      })
+      if (plan) return this.#spillMessage(ref, info, plan, content, now)
     }
-    return this.#finishPart(part, null, undefined, fallbackTime)
+    return { ...messageRow(info, ref.sessionId, now, data), artifact_id: null, spilled: undefined }
   }
 
+  async #spillMessage(
+    ref: TranscriptRef,
+    info: MessageInfoOutput,
+    plan: CutPlan,
+    content: ArtifactContentStore,
+    now: number,
+  ): Promise<PendingMessage> {
+    await this.#requireSession(ref)
+    const stored = await content.put(JSON.stringify(info), {
+      name: 'message.json',
+      contentType: 'application/json',
+    })
+    const artifactId = ids.artifact()
+    const cutInfo = this.#cutStrings(info, plan, artifactId) as MessageInfoOutput
+    return {
+      ...messageRow(cutInfo, ref.sessionId, now),
+      artifact_id: artifactId,
+      spilled: {
+        row: {
+          id: artifactId,
+          cell_id: ref.cellId,
+          session_id: ref.sessionId,
+          message_id: info.id,
+          type: 'other',
+          name: `${info.role} message (${info.id})`,
+          content_type: stored.contentType,
+          blob_hash: stored.hash,
+          size: stored.size,
+          stored_size: stored.storedSize,
+          status: 'available',
+          summary: null,
+          created_at: now,
+          expires_at: null,
+        },
+        encoding: stored.encoding,
+      },
+    }
+  }
+
+  /** `object` with each planned string cut to its preview and a note naming the artifact. */
+  #cutStrings(object: unknown, plan: CutPlan, artifactId: string): unknown {
+    return withReplaced(
+      object,
+      plan.strings.map(({ path, bytes }) => {
+        const preview = cut(valueAt(object, path) as string, this.#config.previewBytes)
+        const note = `\n… [${bytes - Buffer.byteLength(preview)} more bytes in artifact ${artifactId}]`
+        return [path, `${preview}${note}`]
+      }),
+    )
+  }
+
+  /**
+   * A part's row. Strings too large to keep inline (over the spill size, or the largest ones of a
+   * part whose JSON would be over {@link MAX_OBJECT_BYTES}) go to the content store first, leaving
+   * a preview and a note naming the artifact; only then is this asynchronous.
+   */
+  #partRow(ref: TranscriptRef, part: PartInput, fallbackTime: number): PendingPart | Promise<PendingPart> {
+    const content = this.#config.content
+    const data = JSON.stringify(part)
+    if (content) {
+      // A lower bound of its size is enough below the limit; the exact one only near it.
+      const bytes = data.length * 3 > MAX_OBJECT_BYTES ? Buffer.byteLength(data) : data.length
+      const plan = planCut(part, bytes, {
+        spillBytes: this.#config.spillBytes,
+        previewBytes: this.#config.previewBytes,
+        maxBytes: MAX_OBJECT_BYTES,
+      })
+      if (plan) return this.#spill(ref, part, plan, content, fallbackTime)
+    }
+    return this.#finishPart(part, null, undefined, fallbackTime, data)
+  }
+
+  /**
+   * Moves a part's large strings to one artifact: a tool's output alone as text (a log that can
+   * be served as it is); anything else as the whole part, JSON, exactly as written.
+   */
   async #spill(
     ref: TranscriptRef,
     part: PartInput,
-    output: string,
+    plan: CutPlan,
+    content: ArtifactContentStore,
     fallbackTime: number,
   ): Promise<PendingPart> {
-    const content = this.#config.content as ArtifactContentStore
+    // Content for a part that cannot be written would be left to gc: check first.
+    await this.#requireSession(ref)
     const object = part as Record<string, unknown>
     const tool = String(object.tool ?? 'tool')
-    const stored = await content.put(output, {
-      name: `${tool}-output.txt`,
-      contentType: 'text/plain; charset=utf-8',
-    })
+    const [first] = plan.strings
+    const outputOnly =
+      part.type === 'tool' &&
+      plan.strings.length === 1 &&
+      first?.path.length === 2 &&
+      first.path[0] === 'state' &&
+      first.path[1] === 'output'
+    const stored = outputOnly
+      ? await content.put(valueAt(object, ['state', 'output']) as string, {
+          name: `${tool}-output.txt`,
+          contentType: 'text/plain; charset=utf-8',
+        })
+      : await content.put(JSON.stringify(object), {
+          name: `${part.type}-part.json`,
+          contentType: 'application/json',
+        })
     const artifactId = ids.artifact()
-    const preview = cut(output, this.#config.previewBytes)
-    object.state = {
-      ...(object.state as Record<string, unknown>),
-      output: `${preview}\n… [${stored.size - Buffer.byteLength(preview)} more bytes in artifact ${artifactId}]`,
-    }
+    const cutObject = this.#cutStrings(object, plan, artifactId) as PartInput
+    const title = (object.state as { title?: unknown } | undefined)?.title
     const row = {
       id: artifactId,
       cell_id: ref.cellId,
       session_id: ref.sessionId,
       message_id: part.messageID,
-      type: 'log' as const,
-      name: `${tool} output (${part.id})`,
+      type: outputOnly ? ('log' as const) : ('other' as const),
+      name: outputOnly ? `${tool} output (${part.id})` : `${part.type} part (${part.id})`,
       content_type: stored.contentType,
       blob_hash: stored.hash,
       size: stored.size,
       stored_size: stored.storedSize,
       status: 'available' as const,
-      summary: preview,
+      // The preview is searchable in the part already: the artifact is found by its name and title.
+      summary: typeof title === 'string' ? cut(title, 500) : null,
       created_at: this.#config.now(),
       expires_at: null,
     }
-    return this.#finishPart(part, artifactId, { row, encoding: stored.encoding }, fallbackTime)
+    return this.#finishPart(cutObject, artifactId, { row, encoding: stored.encoding }, fallbackTime)
+  }
+
+  async #requireSession(ref: TranscriptRef): Promise<void> {
+    const owner = (await this.#q.sessionCell.execute(this.#config.db, { id: ref.sessionId })).rows[0]
+    if (owner === undefined)
+      throw new HiveStorageError('NOT_FOUND', `there is no session ${ref.sessionId}`, {
+        value: ref.sessionId,
+      })
   }
 
   #finishPart(
@@ -427,9 +610,9 @@ export class TranscriptService {
     artifactId: string | null,
     spilled: PendingPart['spilled'],
     fallbackTime: number,
+    data = JSON.stringify(part),
   ): PendingPart {
     const object = part as Record<string, unknown>
-    const data = JSON.stringify(object)
     if (Buffer.byteLength(data) > MAX_OBJECT_BYTES) {
       throw new HiveStorageError(
         'INVALID_INPUT',
@@ -452,16 +635,20 @@ export class TranscriptService {
   }
 }
 
-type PendingPart = Omit<PartRow, 'rid' | 'seq'> & {
-  spilled: { row: Parameters<typeof insertArtifactRows>[1]; encoding: 'lz4-frames' | 'raw' } | undefined
+interface Spilled {
+  readonly row: Parameters<typeof insertArtifactRows>[1]
+  readonly encoding: 'lz4-frames' | 'raw'
 }
+type PendingPart = Omit<PartRow, 'rid' | 'seq'> & { spilled: Spilled | undefined }
+type PendingMessage = Omit<MessageRow, 'seq'> & { spilled: Spilled | undefined }
+type MessageInfoOutput = z.output<typeof messageInfoSchema>
 
 function messageRow(
-  info: z.output<typeof messageInfoSchema>,
+  info: MessageInfoOutput,
   session: string,
   now: number,
-): Omit<MessageRow, 'seq'> {
-  const data = JSON.stringify(info)
+  data = JSON.stringify(info),
+): Omit<MessageRow, 'seq' | 'artifact_id'> {
   if (Buffer.byteLength(data) > MAX_OBJECT_BYTES) {
     throw new HiveStorageError(
       'INVALID_INPUT',
@@ -549,6 +736,23 @@ function prepare(db: Db) {
     messageSession: new PreparedQuery((p: { id: string }) =>
       db.selectFrom('messages').select('session_id').where('id', '=', p.id),
     ),
+    partArtifact: new PreparedQuery((p: { id: string }) =>
+      db
+        .selectFrom('parts')
+        .innerJoin('artifacts', 'artifacts.id', 'parts.artifact_id')
+        .select(['artifacts.id', 'artifacts.blob_hash', 'artifacts.content_type'])
+        .where('parts.id', '=', p.id),
+    ),
+    messageArtifact: new PreparedQuery((p: { id: string }) =>
+      db
+        .selectFrom('messages')
+        .innerJoin('artifacts', 'artifacts.id', 'messages.artifact_id')
+        .select(['artifacts.id', 'artifacts.blob_hash', 'artifacts.content_type'])
+        .where('messages.id', '=', p.id),
+    ),
+    linkMessageArtifact: new PreparedQuery((p: { id: string; artifactId: string }) =>
+      db.updateTable('messages').set({ artifact_id: p.artifactId }).where('id', '=', p.id),
+    ),
     messageById: new PreparedQuery((p: { id: string }) =>
       db.selectFrom('messages').selectAll().where('id', '=', p.id),
     ),
@@ -574,6 +778,7 @@ function prepare(db: Db) {
           created_at: p.created_at,
           updated_at: p.updated_at,
           completed_at: p.completed_at,
+          artifact_id: p.artifact_id,
           seq: sql<number>`(SELECT coalesce(max(seq), -1) + 1 FROM messages WHERE session_id = ${p.session_id})`,
         })
         .onConflict((oc) =>
@@ -595,6 +800,7 @@ function prepare(db: Db) {
               data: eb.ref('excluded.data'),
               updated_at: eb.ref('excluded.updated_at'),
               completed_at: eb.ref('excluded.completed_at'),
+              artifact_id: eb.ref('excluded.artifact_id'),
             }))
             .where((eb) => eb('messages.session_id', '=', eb.ref('excluded.session_id'))),
         ),

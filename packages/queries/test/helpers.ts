@@ -5,6 +5,8 @@ import { type Database, ids } from '@hive/schema'
 import { openDatabase } from '@hive/sqlite'
 import { tempDir } from '@hive/testing'
 
+export type World = Awaited<ReturnType<typeof world>>
+
 /** A migrated Hive database and a blob store in a temp dir, with one workspace, two cells, a session and a message. */
 export async function world() {
   const dir = tempDir()

@@ -37,7 +37,19 @@ describe('MetricService', () => {
     expect(byCell.get(w.otherCell)).toMatchObject({ count: 20, p50: 10, p95: 19 })
     expect((await metrics.aggregate({ name: 'lifecycle.provision_ms' }))?.count).toBe(120)
     expect(await metrics.aggregate({ name: 'nothing.here' })).toBeNull()
-    expect((await metrics.aggregate({ from: 1001 }))?.count).toBe(21)
+    expect((await metrics.aggregate({ name: 'lifecycle.provision_ms', from: 1001 }))?.count).toBe(20)
+    // One metric at a time: aggregates across names would mix units.
+    await expect(metrics.aggregate({} as never)).rejects.toMatchObject({ code: 'INVALID_INPUT' })
+    // Nearest rank at the edges: one sample is its own p50 and p95; two give the lower and the upper.
+    await metrics.record({ name: 'one.sample', value: 7 })
+    expect(await metrics.aggregate({ name: 'one.sample' })).toMatchObject({ count: 1, p50: 7, p95: 7 })
+    await metrics.record({ name: 'one.sample', value: 9 })
+    expect(await metrics.aggregate({ name: 'one.sample' })).toMatchObject({
+      count: 2,
+      p50: 7,
+      p95: 9,
+      mean: 8,
+    })
   })
 
   it('exports samples as CSV and JSON lines', async () => {
@@ -78,7 +90,9 @@ describe('MetricService', () => {
     ]) {
       await expect(metrics.record(bad as never)).rejects.toMatchObject({ code: 'INVALID_INPUT' })
     }
-    await expect(metrics.aggregate({ cellId: 'bad' })).rejects.toMatchObject({ code: 'INVALID_INPUT' })
+    await expect(metrics.aggregate({ name: 'x', cellId: 'bad' })).rejects.toMatchObject({
+      code: 'INVALID_INPUT',
+    })
     const drain = async () => {
       for await (const _ of metrics.export({ format: 'xml' as 'csv' })) {
         // never reached
@@ -86,5 +100,53 @@ describe('MetricService', () => {
     }
     await expect(drain()).rejects.toMatchObject({ code: 'INVALID_INPUT' })
     expect(w.sqlite.prepare('SELECT count(*) FROM metrics').pluck().get()).toBe(0)
+  })
+
+  it('exports in chunks that hold no connection: a writer goes on while a reader waits', async () => {
+    const w = await world()
+    const metrics = new MetricService({ db: w.db })
+    w.database.transaction(() => {
+      for (let i = 0; i < 3000; i++) {
+        w.sqlite
+          .prepare(
+            "INSERT INTO metrics (id, name, value, unit, created_at) VALUES (?, 'agent.retries', ?, ?, ?)",
+          )
+          .run(`met_${String(i).padStart(26, '0')}`, i, i === 0 ? '=HYPERLINK("x")' : 'count', 3000 - i)
+      }
+    })
+    const chunks = metrics.export({ format: 'csv' })
+    const first = await chunks.next()
+    expect(first.done).toBe(false)
+    // The consumer has a chunk and has not asked for more: writes (both paths) and reads go on.
+    await w.database.writeTransaction((execute) =>
+      execute(
+        w.db
+          .insertInto('metrics')
+          .values({
+            id: 'met_zzzzzzzzzzzzzzzzzzzzzzzzzz',
+            name: 'late.one',
+            value: 1,
+            tags: '{}',
+            created_at: 1,
+          })
+          .compile(),
+      ),
+    )
+    await metrics.record({ name: 'late.two', value: 2 })
+    let csv = String(first.value)
+    for await (const chunk of chunks) csv += chunk
+    const lines = csv.trimEnd().split('\n').slice(1)
+    // Every sample once, in id order, including those recorded after the export began.
+    expect(lines).toHaveLength(3002)
+    const idsOut = lines.map((line) => line.split(',')[0] as string)
+    expect(idsOut).toEqual([...idsOut].sort())
+    expect(new Set(idsOut).size).toBe(3002)
+    // A text that a spreadsheet would run as a formula is defused.
+    expect(lines[0]).toContain(`"'=HYPERLINK(""x"")"`)
+    let json = ''
+    for await (const chunk of metrics.export({ format: 'json', name: 'agent.retries' })) json += chunk
+    const parsed = JSON.parse(json) as Array<{ unit: string }>
+    expect(parsed).toHaveLength(3000)
+    expect(parsed[0]?.unit).toBe('=HYPERLINK("x")')
   })
 })

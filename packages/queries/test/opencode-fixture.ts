@@ -1,5 +1,13 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import {
+  CellService,
+  type QueryServices,
+  SessionService,
+  TranscriptService,
+  WorkspaceService,
+} from '../src/index.js'
+import { type World, world } from './helpers.js'
 
 /** The shared OpenCode fixtures (../shared/fixtures/opencode beside the repository). */
 export const FIXTURES =
@@ -45,4 +53,48 @@ export function readJsonStorage(): FixtureSession[] {
     }
   }
   return sessions
+}
+
+/**
+ * A test world with the fixture sessions ingested through the query services (by default on the
+ * world's database alone; pass `services` to ingest through others, e.g. composed ones).
+ */
+export async function ingestFixtures(
+  given?: (w: World) => Pick<QueryServices, 'workspaces' | 'cells' | 'sessions' | 'transcripts'>,
+) {
+  const w = await world()
+  const { workspaces, cells, sessions, transcripts } = given?.(w) ?? {
+    workspaces: new WorkspaceService({ db: w.db }),
+    cells: new CellService({ db: w.db }),
+    sessions: new SessionService({ db: w.db }),
+    transcripts: new TranscriptService({ db: w.db, content: w.blobs }),
+  }
+  const fixture = readJsonStorage()
+  const byExternal = new Map<string, { cellId: string; sessionId: string }>()
+  // Parents first, so a child session can name its parent.
+  for (const { session, messages } of [...fixture].sort(
+    (a, b) => (a.session.parentID ? 1 : 0) - (b.session.parentID ? 1 : 0),
+  )) {
+    let workspace = await workspaces.findByPath(`/projects/${session.projectID}`)
+    workspace ??= await workspaces.create({
+      name: session.projectID.slice(0, 8),
+      rootPath: `/projects/${session.projectID}`,
+    })
+    const parent = session.parentID ? byExternal.get(session.parentID) : undefined
+    const cellId =
+      parent?.cellId ??
+      (await cells.create({ workspaceId: workspace.id, name: session.title, type: 'implementation' })).id
+    const created = await sessions.create({
+      cellId,
+      provider: 'opencode',
+      externalId: session.id,
+      title: session.title,
+      ...(parent ? { parentSessionId: parent.sessionId } : {}),
+      data: session as never,
+    })
+    const ref = { cellId, sessionId: created.id }
+    byExternal.set(session.id, ref)
+    for (const message of messages) await transcripts.append(ref, message as never)
+  }
+  return { w, transcripts, sessions, byExternal, fixture }
 }

@@ -1,44 +1,8 @@
 import { ids } from '@hive/schema'
 import { describe, expect, it } from 'vitest'
-import { CellService, SessionService, TranscriptService, WorkspaceService } from '../src/index.js'
+import { TranscriptService } from '../src/index.js'
 import { world } from './helpers.js'
-import { readJsonStorage } from './opencode-fixture.js'
-
-async function ingestFixtures() {
-  const w = await world()
-  const workspaces = new WorkspaceService({ db: w.db })
-  const cells = new CellService({ db: w.db })
-  const sessions = new SessionService({ db: w.db })
-  const transcripts = new TranscriptService({ db: w.db, content: w.blobs })
-  const fixture = readJsonStorage()
-  const byExternal = new Map<string, { cellId: string; sessionId: string }>()
-  // Parents first, so a child session can name its parent.
-  for (const { session, messages } of [...fixture].sort(
-    (a, b) => (a.session.parentID ? 1 : 0) - (b.session.parentID ? 1 : 0),
-  )) {
-    let workspace = await workspaces.findByPath(`/projects/${session.projectID}`)
-    workspace ??= await workspaces.create({
-      name: session.projectID.slice(0, 8),
-      rootPath: `/projects/${session.projectID}`,
-    })
-    const parent = session.parentID ? byExternal.get(session.parentID) : undefined
-    const cellId =
-      parent?.cellId ??
-      (await cells.create({ workspaceId: workspace.id, name: session.title, type: 'implementation' })).id
-    const created = await sessions.create({
-      cellId,
-      provider: 'opencode',
-      externalId: session.id,
-      title: session.title,
-      ...(parent ? { parentSessionId: parent.sessionId } : {}),
-      data: session as never,
-    })
-    const ref = { cellId, sessionId: created.id }
-    byExternal.set(session.id, ref)
-    for (const message of messages) await transcripts.append(ref, message as never)
-  }
-  return { w, transcripts, sessions, byExternal, fixture }
-}
+import { ingestFixtures, readJsonStorage } from './opencode-fixture.js'
 
 describe('TranscriptService with OpenCode’s own data', () => {
   it('ingests the fixture sessions with exactly the counts its README lists', async () => {
@@ -113,7 +77,7 @@ describe('TranscriptService with OpenCode’s own data', () => {
     expect(aborted.parts.map((p) => p.type)).toEqual(['step-start', 'reasoning', 'tool'])
     expect(aborted.tokens).toEqual({ input: 0, output: 0, reasoning: 0, cacheRead: 0, cacheWrite: 0 })
     // Nothing of the objects is lost: the stored info is OpenCode's object, field for field.
-    const { fixture } = { fixture: readJsonStorage() }
+    const fixture = readJsonStorage()
     const original = fixture
       .flatMap((s) => s.messages)
       .find((m) => m.info.id === 'msg_c2d2077ee0012jsHR8qcEsWNOE')!
@@ -238,6 +202,178 @@ describe.each([
     }
     expect(artifact).toMatchObject({ size: Buffer.byteLength(output), message_id: message, cell_id: w.cell })
     expect((await (await w.blobs.open(artifact.blob_hash)).buffer()).toString()).toBe(output)
+  })
+
+  it('moves any oversized string of any part out, and gives the part back exactly as written', async () => {
+    const w = await world()
+    const transcripts = new TranscriptService({
+      db: w.db,
+      content: w.blobs,
+      ...(sync ? { writer: w.database } : {}),
+    })
+    const ref = { cellId: w.cell, sessionId: w.session }
+    const message = ids.message()
+    const screenshot = `data:image/png;base64,${Buffer.alloc(900 * 1024, 7).toString('base64')}` // 1.2 MB
+    const parts = [
+      // A pasted screenshot.
+      {
+        id: ids.part(),
+        messageID: message,
+        type: 'file',
+        mime: 'image/png',
+        filename: 'shot.png',
+        url: screenshot,
+      },
+      // A write tool: the file's content in its input, a running command's output in metadata.
+      {
+        id: ids.part(),
+        messageID: message,
+        type: 'tool',
+        tool: 'write',
+        callID: 'c2',
+        state: {
+          status: 'completed',
+          input: { filePath: '/src/big.ts', content: 'export const x = 1\n'.repeat(70_000) },
+          output: '',
+          title: 'src/big.ts',
+          metadata: { output: 'progress…\n'.repeat(20_000) },
+          time: { start: 5, end: 6 },
+        },
+      },
+      // Many strings each under the spill size, together over the object limit: 20 × 60 KB.
+      {
+        id: ids.part(),
+        messageID: message,
+        type: 'patch',
+        hash: 'abc',
+        files: Array.from({ length: 20 }, (_, i) => `${'é'.repeat(30 * 1024)}${i}`),
+      },
+    ]
+    await transcripts.append(ref, { info: { id: message, role: 'user', time: { created: 1 } }, parts })
+    const read = await transcripts.getMessage(message)
+    expect(read.parts).toHaveLength(3)
+    for (const [i, part] of read.parts.entries()) {
+      expect(part.artifactId, `part ${i}`).toMatch(/^art_/)
+      expect(JSON.stringify(part.data).length).toBeLessThan(1024 * 1024)
+      expect(await transcripts.originalPart(part.id)).toEqual(parts[i])
+    }
+    // The screenshot's preview names its artifact; the artifact holds the part as JSON.
+    expect((read.parts[0]!.data as { url: string }).url).toContain(`in artifact ${read.parts[0]!.artifactId}`)
+    const types = w.sqlite.prepare('SELECT content_type FROM artifacts ORDER BY name').pluck().all()
+    expect(types).toEqual(['application/json', 'application/json', 'application/json'])
+  })
+
+  it('keeps a spilled artifact and its id when the same output is written again, and drops it when the output is gone', async () => {
+    const w = await world()
+    const transcripts = new TranscriptService({
+      db: w.db,
+      content: w.blobs,
+      ...(sync ? { writer: w.database } : {}),
+    })
+    const ref = { cellId: w.cell, sessionId: w.session }
+    const message = ids.message()
+    await transcripts.upsertMessage(ref, { id: message, role: 'assistant', time: { created: 1 } })
+    const id = ids.part()
+    const tool = (output: string) => ({
+      id,
+      messageID: message,
+      type: 'tool',
+      tool: 'bash',
+      callID: 'c1',
+      state: {
+        status: 'completed',
+        input: {},
+        output,
+        title: 'build',
+        metadata: {},
+        time: { start: 1, end: 2 },
+      },
+    })
+    const count = () => w.sqlite.prepare('SELECT count(*) FROM artifacts').pluck().get()
+    const big = 'x'.repeat(100_000)
+    await transcripts.upsertPart(ref, tool(big))
+    const first = (await transcripts.getMessage(message)).parts[0]?.artifactId
+    await transcripts.upsertPart(ref, tool(big))
+    expect((await transcripts.getMessage(message)).parts[0]?.artifactId).toBe(first)
+    expect(count()).toBe(1)
+    // Another large output: a new artifact replaces the old one.
+    await transcripts.upsertPart(ref, tool('y'.repeat(100_000)))
+    const second = (await transcripts.getMessage(message)).parts[0]?.artifactId
+    expect(second).not.toBe(first)
+    expect(w.sqlite.prepare('SELECT id FROM artifacts').pluck().all()).toEqual([second])
+    // A small output: no artifact left behind, and none in the search index.
+    await transcripts.upsertPart(ref, tool('ok'))
+    expect((await transcripts.getMessage(message)).parts[0]?.artifactId).toBeNull()
+    expect(count()).toBe(0)
+    expect(w.sqlite.prepare("SELECT count(*) FROM search WHERE kind = 'artifact'").pluck().get()).toBe(0)
+    expect(await transcripts.originalPart(id)).toEqual(tool('ok'))
+  })
+
+  it("moves a message's oversized strings out too, keeps one artifact per message, and drops it with the message", async () => {
+    const w = await world()
+    const transcripts = new TranscriptService({
+      db: w.db,
+      content: w.blobs,
+      ...(sync ? { writer: w.database } : {}),
+    })
+    const ref = { cellId: w.cell, sessionId: w.session }
+    const id = ids.message()
+    // A user message whose summary carries whole files before and after the change.
+    const info = {
+      id,
+      role: 'user' as const,
+      time: { created: 1 },
+      summary: {
+        title: 'Refactor',
+        diffs: [
+          {
+            file: 'src/big.ts',
+            before: 'a\n'.repeat(300_000),
+            after: 'b\n'.repeat(300_000),
+            additions: 1,
+            deletions: 1,
+          },
+        ],
+      },
+    }
+    await transcripts.upsertMessage(ref, info)
+    const read = await transcripts.getMessage(id)
+    expect(read.artifactId).toMatch(/^art_/)
+    expect(JSON.stringify(read.info).length).toBeLessThan(64 * 1024)
+    expect(await transcripts.originalMessage(id)).toEqual(info)
+    // The same again: the same artifact. Smaller: none.
+    await transcripts.upsertMessage(ref, info)
+    expect((await transcripts.getMessage(id)).artifactId).toBe(read.artifactId)
+    const count = () => w.sqlite.prepare('SELECT count(*) FROM artifacts').pluck().get()
+    expect(count()).toBe(1)
+    const small = { ...info, summary: { title: 'Refactor' } }
+    await transcripts.upsertMessage(ref, small)
+    expect((await transcripts.getMessage(id)).artifactId).toBeNull()
+    expect(count()).toBe(0)
+    expect(await transcripts.originalMessage(id)).toEqual(small)
+    // Large again, then the message is deleted: its artifact goes with it.
+    await transcripts.upsertMessage(ref, info)
+    expect(count()).toBe(1)
+    w.sqlite.prepare('DELETE FROM messages WHERE id = ?').run(id)
+    expect(count()).toBe(0)
+  })
+
+  it('writes no content for a part it cannot write', async () => {
+    const w = await world()
+    const transcripts = new TranscriptService({
+      db: w.db,
+      content: w.blobs,
+      ...(sync ? { writer: w.database } : {}),
+    })
+    const message = ids.message()
+    const part = { id: ids.part(), messageID: message, type: 'text', text: 'z'.repeat(200_000) }
+    await expect(
+      transcripts.append(
+        { cellId: w.cell, sessionId: ids.session() },
+        { info: { id: message, role: 'user', time: { created: 1 } }, parts: [part] },
+      ),
+    ).rejects.toMatchObject({ code: 'NOT_FOUND' })
+    expect((await w.blobs.stats()).count).toBe(0)
   })
 })
 

@@ -33,6 +33,13 @@ describe('newCellSchema', () => {
 
   it('rejects control characters in names and oversized metadata', () => {
     expect(newCellSchema.safeParse({ workspaceId, name: 'a\u0000b', type: 'manual' }).success).toBe(false)
+    // A cell starts as a draft or provisioning: it does not skip its lifecycle.
+    expect(
+      newCellSchema.safeParse({ workspaceId, name: 'a', type: 'manual', status: 'provisioning' }).success,
+    ).toBe(true)
+    expect(
+      newCellSchema.safeParse({ workspaceId, name: 'a', type: 'manual', status: 'completed' }).success,
+    ).toBe(false)
     const big = { blob: 'x'.repeat(MAX_JSON_BYTES) }
     expect(newCellSchema.safeParse({ workspaceId, name: 'a', type: 'manual', metadata: big }).success).toBe(
       false,

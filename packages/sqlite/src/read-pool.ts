@@ -18,6 +18,13 @@ import {
   SqliteQueryCompiler,
 } from 'kysely'
 import { z } from 'zod'
+import {
+  checkOutcome,
+  checkSql,
+  type ForeignKeyResult,
+  foreignKeyOutcome,
+  type IntegrityResult,
+} from './integrity.js'
 import { READ_WORKER_SOURCE } from './read-worker-source.js'
 import { toHiveStorageError } from './sqlite-error.js'
 
@@ -193,6 +200,40 @@ export class ReadPool {
       // in its worker, which drops the statement and becomes free.
       if (!finished && job) this.#abandon(job)
     }
+  }
+
+  /** `PRAGMA quick_check` in a worker: as {@link quickCheck}, off the event loop. */
+  quickCheck(options: { maxErrors?: number; signal?: AbortSignal } = {}): Promise<IntegrityResult> {
+    return this.#check('quick_check', options)
+  }
+
+  /** `PRAGMA integrity_check` in a worker: as {@link integrityCheck}, off the event loop. */
+  integrityCheck(options: { maxErrors?: number; signal?: AbortSignal } = {}): Promise<IntegrityResult> {
+    return this.#check('integrity_check', options)
+  }
+
+  /** `PRAGMA foreign_key_check` in a worker: as {@link foreignKeyCheck}, off the event loop. */
+  async foreignKeyCheck(options: { signal?: AbortSignal } = {}): Promise<ForeignKeyResult> {
+    const { rows } = await this.query<Record<string, unknown>>(
+      { sql: 'PRAGMA foreign_key_check', parameters: [] },
+      options,
+    )
+    return foreignKeyOutcome(rows)
+  }
+
+  async #check(
+    pragma: 'quick_check' | 'integrity_check',
+    options: { maxErrors?: number; signal?: AbortSignal },
+  ): Promise<IntegrityResult> {
+    const sql = checkSql(pragma, options.maxErrors ?? 100)
+    let rows: Array<Record<string, unknown>>
+    try {
+      rows = (await this.query<Record<string, unknown>>({ sql, parameters: [] }, options)).rows
+    } catch (error) {
+      // Damage is a finding; anything else (a closed pool, a cancelled check) is thrown.
+      return checkOutcome(pragma, { error })
+    }
+    return checkOutcome(pragma, { rows })
   }
 
   stats(): ReadPoolStats {

@@ -39,7 +39,8 @@ export const newCellSchema = z.object({
   name: lineSchema(200),
   description: textSchema(20_000).nullable().optional(),
   type: cellTypeSchema,
-  status: cellStatusSchema.optional(),
+  /** Where a new cell starts its lifecycle (`draft` by default); later moves follow the transitions. */
+  status: z.enum(['draft', 'provisioning']).optional(),
   templateId: lineSchema(200).nullable().optional(),
   workspacePath: z.string().max(4096).nullable().optional(),
   branchName: lineSchema(255).nullable().optional(),

@@ -5,7 +5,8 @@ import { idSchema } from '../ids.js'
 
 /**
  * A row of `messages`: one message of a session, ordered by its per-session `seq`. `data` keeps
- * the provider's whole message object (OpenCode's `info`), so nothing is lost in ingestion.
+ * the provider's whole message object (OpenCode's `info`), so nothing is lost in ingestion
+ * (strings too large to keep inline are previews there, the whole object in `artifact_id`'s artifact).
  */
 export const messageRowSchema = z.object({
   id: idSchema('message'),
@@ -27,5 +28,7 @@ export const messageRowSchema = z.object({
   created_at: timestampSchema,
   updated_at: timestampSchema,
   completed_at: timestampSchema.nullable(),
+  /** The artifact holding the whole `data` when some of it was too large to keep inline (0003). */
+  artifact_id: idSchema('artifact').nullable(),
 })
 export type MessageRow = z.infer<typeof messageRowSchema>
