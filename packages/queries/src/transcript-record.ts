@@ -38,6 +38,11 @@ export class TranscriptPart {
     return this.#data
   }
 
+  /** About how much memory this part holds (its stored JSON and text), for caches' byte limits. */
+  get approximateBytes(): number {
+    return 2 * (this.#raw.length + (this.text?.length ?? 0)) + 200
+  }
+
   toJSON(): object {
     const { id, messageId, seq, type, text, artifactId, createdAt, updatedAt } = this
     return { id, messageId, seq, type, text, artifactId, createdAt, updatedAt, data: this.data }
@@ -108,6 +113,13 @@ export class TranscriptMessage {
   get info(): JsonObject {
     this.#info ??= JSON.parse(this.#raw) as JsonObject
     return this.#info
+  }
+
+  /** About how much memory this message and its parts hold, for caches' byte limits. */
+  get approximateBytes(): number {
+    let bytes = 2 * (this.#raw.length + (this.#rawError?.length ?? 0)) + 300
+    for (const part of this.parts) bytes += part.approximateBytes
+    return bytes
   }
 
   get error(): JsonObject | null {

@@ -1,0 +1,7 @@
+export type { CacheLimits, CacheNamespaceStats } from './bounded-cache.js'
+export { BoundedCache } from './bounded-cache.js'
+export type { CacheOptions, CacheStats, HiveCache } from './cached-services.js'
+export { createCache } from './cached-services.js'
+export type { WatchedDatabase } from './commit-watch.js'
+export { CommitWatch } from './commit-watch.js'
+export { keyOf } from './keys.js'
