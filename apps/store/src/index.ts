@@ -10,5 +10,8 @@ export type {
 } from './data-dir-migrations.js'
 export { DataDirMigrations } from './data-dir-migrations.js'
 export { HIVE_APPLICATION_ID, openHiveDatabase } from './hive-database.js'
+export type { ProgressEvent, ProgressListener } from './progress.js'
 export type { SnapshotInfo, SnapshotKind } from './snapshot-store.js'
 export { SnapshotStore } from './snapshot-store.js'
+export type { HiveStore, OpenHiveStoreOptions } from './store.js'
+export { openHiveStore } from './store.js'

@@ -19,6 +19,8 @@ export type ErrorCode =
   | 'DATABASE_CORRUPT'
   /** The database was migrated by newer code than this one. */
   | 'DATABASE_TOO_NEW'
+  /** The database has migrations pending and was opened without migrating (`hive migrate`). */
+  | 'DATABASE_TOO_OLD'
   /** Another connection held the lock longer than the busy timeout. */
   | 'DATABASE_BUSY'
   /** The database (or the file system under it) is read-only. */

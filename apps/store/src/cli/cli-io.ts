@@ -4,6 +4,8 @@ export interface CliIo {
   readonly stderr: (text: string) => void
   readonly env: NodeJS.ProcessEnv
   readonly now: () => number
+  /** Where progress bars go; none (quiet) when output is not a terminal. */
+  readonly progress?: NodeJS.WritableStream | undefined
 }
 
 export const processIo: CliIo = {
@@ -11,4 +13,5 @@ export const processIo: CliIo = {
   stderr: (text) => process.stderr.write(text),
   env: process.env,
   now: Date.now,
+  progress: process.stdout.isTTY && process.stderr.isTTY ? process.stderr : undefined,
 }

@@ -1,14 +1,39 @@
-/** Small text helpers for the command line's tables and times. */
+import Table from 'cli-table3'
 
-export function table(rows: readonly (readonly string[])[]): string {
-  const widths: number[] = []
-  for (const row of rows) {
-    for (const [i, cell] of row.entries()) widths[i] = Math.max(widths[i] ?? 0, cell.length)
-  }
-  return rows
-    .map((row) =>
-      `  ${row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  ')}`.trimEnd(),
-    )
+/** Small text helpers for the command line: tables (cli-table3), times and sizes. */
+
+/** Aligned columns without borders; the first row is the header when `head` is set. */
+export function table(rows: readonly (readonly string[])[], options: { head?: boolean } = {}): string {
+  const [first, ...rest] = rows
+  const chars = Object.fromEntries(
+    [
+      'top',
+      'top-mid',
+      'top-left',
+      'top-right',
+      'bottom',
+      'bottom-mid',
+      'bottom-left',
+      'bottom-right',
+      'left',
+      'left-mid',
+      'mid',
+      'mid-mid',
+      'right',
+      'right-mid',
+      'middle',
+    ].map((name) => [name, name === 'middle' ? '  ' : '']),
+  )
+  const t = new Table({
+    chars,
+    style: { head: [], border: [], 'padding-left': 0, 'padding-right': 0, compact: true },
+    ...(options.head && first ? { head: [...first] } : {}),
+  })
+  for (const row of options.head ? rest : rows) t.push([...row])
+  return t
+    .toString()
+    .split('\n')
+    .map((line) => `  ${line}`.trimEnd())
     .join('\n')
 }
 
@@ -20,7 +45,7 @@ export function bytes(n: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
   let value = n
   let unit = 0
-  while (value >= 1024 && unit < units.length - 1) {
+  while (Math.abs(value) >= 1024 && unit < units.length - 1) {
     value /= 1024
     unit += 1
   }

@@ -1,44 +1,63 @@
-import { parseArgs } from 'node:util'
 import { HiveStorageError, isHiveStorageError } from '@hive/errors'
-import { defaultDataDir } from '../data-dir.js'
+import { Command, CommanderError } from 'commander'
 import { type CliIo, processIo } from './cli-io.js'
+import type { CliState } from './context.js'
 import { oneLine } from './format.js'
-import { type MigrateArgs, migrateCommand, wholeNumber } from './migrate-command.js'
+import { registerMigrate } from './migrate-command.js'
 
-export const USAGE = `Usage: hive [--data-dir DIR] <command> [options]
+/** Exit codes: what `hive` returns, whatever the command. */
+export const EXIT = {
+  /** Done; for checks: nothing wrong found. */
+  ok: 0,
+  /** Failed, or a check found problems (the message or report says which). */
+  failure: 1,
+  /** Invalid usage: an unknown command or option, a malformed value. */
+  usage: 2,
+} as const
 
-Commands:
-  migrate [up] [--to NAME] [--dry-run] [--rebaseline]
-                           apply pending migrations (snapshotting the database first)
-  migrate status           applied / pending / modified / missing migrations
-  migrate down [--steps N] [--dry-run]
-                           revert the last N migrations (default 1)
-  migrate verify           check applied migrations against their sources and the schema
-  migrate restore [--snapshot NAME]
-                           bring the database back to a snapshot (default: the latest
-                           pre-migration one); the current state is snapshotted first
-  migrate snapshots        list snapshots
-  help                     show this text
+const USAGE_CODES = new Set(['INVALID_INPUT', 'UNKNOWN_MIGRATION'])
 
-Options:
-  --data-dir DIR           the data directory (default: $HIVE_DATA_DIR, else the platform's
-                           data directory, e.g. ~/.local/share/hive). Hive creates its default
-                           directory on first use; a directory you name must exist.
-  --json                   machine-readable output
-  --keep-snapshots N       pre-migration snapshots to keep (default 5)
+/** Every command, registered on the program (the order is the help's). */
+const COMMANDS: ReadonlyArray<(program: Command, state: CliState) => void> = [registerMigrate]
 
-Exit codes: 0 success, 1 failure or problems found, 2 invalid usage.`
-
-const ACTIONS = ['up', 'status', 'down', 'verify', 'restore', 'snapshots'] as const
-
-/** Only some options make sense for each action; anything else is a usage error, not ignored. */
-const ALLOWED: Record<(typeof ACTIONS)[number], readonly string[]> = {
-  up: ['to', 'dry-run', 'rebaseline', 'keep-snapshots'],
-  down: ['steps', 'dry-run', 'keep-snapshots'],
-  status: [],
-  verify: [],
-  restore: ['snapshot', 'keep-snapshots'],
-  snapshots: [],
+export function program(state: CliState): Command {
+  const io = state.io
+  const root = new Command('hive')
+    .description(
+      'Hive storage: the data of Hive cells (transcripts, artifacts, plans, events) in one data directory.',
+    )
+    .option(
+      '--data-dir <dir>',
+      'the data directory (default: $HIVE_DATA_DIR, else the platform data directory, e.g. ~/.local/share/hive)',
+    )
+    .option('--json', 'machine-readable output')
+    .addHelpText(
+      'after',
+      `
+Hive creates its default data directory on first use; a directory you name must exist.
+Exit codes: 0 success, 1 failure or problems found, 2 invalid usage.`,
+    )
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => io.stdout(text),
+      writeErr: () => {},
+      outputError: () => {},
+    })
+  for (const register of COMMANDS) register(root, state)
+  // Every subcommand: same output, same error handling, no silent surplus arguments.
+  for (const sub of root.commands) {
+    sub
+      .exitOverride()
+      .configureOutput({ writeOut: (text) => io.stdout(text), writeErr: () => {}, outputError: () => {} })
+    sub.allowExcessArguments(false)
+    for (const nested of sub.commands) {
+      nested
+        .exitOverride()
+        .configureOutput({ writeOut: (text) => io.stdout(text), writeErr: () => {}, outputError: () => {} })
+      nested.allowExcessArguments(false)
+    }
+  }
+  return root
 }
 
 /**
@@ -46,88 +65,35 @@ const ALLOWED: Record<(typeof ACTIONS)[number], readonly string[]> = {
  * line (`hive: <what went wrong> [CODE]`) to stderr.
  */
 export async function main(argv: readonly string[], io: CliIo = processIo): Promise<number> {
-  let json = false
+  const state: CliState = { io, code: EXIT.ok }
+  const root = program(state)
+  if (argv.length === 0) {
+    io.stdout(root.helpInformation())
+    return EXIT.usage
+  }
   try {
-    const { values, positionals } = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      strict: true,
-      options: {
-        'data-dir': { type: 'string' },
-        json: { type: 'boolean', default: false },
-        to: { type: 'string' },
-        steps: { type: 'string' },
-        'dry-run': { type: 'boolean', default: false },
-        rebaseline: { type: 'boolean', default: false },
-        snapshot: { type: 'string' },
-        'keep-snapshots': { type: 'string' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    })
-    json = values.json
-    const [command, ...rest] = positionals
-    if (values.help || command === undefined || command === 'help') {
-      io.stdout(`${USAGE}\n`)
-      return command === undefined && !values.help ? 2 : 0
-    }
-    if (command !== 'migrate') {
-      throw new HiveStorageError(
-        'INVALID_INPUT',
-        `unknown command ${JSON.stringify(command)} (see \`hive help\`)`,
-        { value: command },
-      )
-    }
-    const action = (rest[0] ?? 'up') as (typeof ACTIONS)[number]
-    if (!ACTIONS.includes(action) || rest.length > 1) {
-      throw new HiveStorageError(
-        'INVALID_INPUT',
-        `unknown migrate action ${JSON.stringify(rest.join(' '))} (see \`hive help\`)`,
-        {
-          value: rest,
-        },
-      )
-    }
-    const given = Object.entries(values)
-      .filter(
-        ([name, value]) =>
-          value !== undefined && value !== false && !['data-dir', 'json', 'help'].includes(name),
-      )
-      .map(([name]) => name)
-    const misplaced = given.filter((name) => !ALLOWED[action].includes(name))
-    if (misplaced.length > 0) {
-      throw new HiveStorageError(
-        'INVALID_INPUT',
-        `--${misplaced[0]} does not apply to \`hive migrate ${action}\``,
-        {
-          value: misplaced,
-        },
-      )
-    }
-    const fallback = defaultDataDir(io.env)
-    const dataDir = values['data-dir'] ?? fallback.path
-    const steps = wholeNumber('--steps', values.steps, 1)
-    const keepSnapshots = wholeNumber('--keep-snapshots', values['keep-snapshots'], 0)
-    const args: MigrateArgs = {
-      action,
-      dataDir,
-      defaultDir: values['data-dir'] === undefined && !fallback.explicit,
-      json,
-      dryRun: values['dry-run'],
-      rebaseline: values.rebaseline,
-      ...(values.to === undefined ? {} : { to: values.to }),
-      ...(steps === undefined ? {} : { steps }),
-      ...(values.snapshot === undefined ? {} : { snapshot: values.snapshot }),
-      ...(keepSnapshots === undefined ? {} : { keepSnapshots }),
-    }
-    return await migrateCommand(args, io)
+    await root.parseAsync([...argv], { from: 'user' })
+    return state.code
   } catch (error) {
+    if (error instanceof CommanderError) {
+      if (
+        error.code === 'commander.helpDisplayed' ||
+        error.code === 'commander.help' ||
+        error.code === 'commander.version'
+      )
+        return EXIT.ok
+    }
+    const json = argv.includes('--json')
     const failure = isHiveStorageError(error)
       ? error
-      : (error as { code?: string })?.code?.startsWith('ERR_PARSE_ARGS')
-        ? new HiveStorageError('INVALID_INPUT', `${(error as Error).message} (see \`hive help\`)`)
+      : error instanceof CommanderError
+        ? new HiveStorageError(
+            'INVALID_INPUT',
+            `${error.message.replace(/^error: /, '')} (see \`hive help\`)`,
+          )
         : new HiveStorageError('INTERNAL', (error as Error)?.message ?? String(error), { cause: error })
     if (json) io.stdout(`${JSON.stringify({ ok: false, error: failure.toJSON() }, null, 2)}\n`)
     io.stderr(`hive: ${oneLine(failure.message)} [${failure.code}]\n`)
-    return failure.code === 'INVALID_INPUT' || failure.code === 'UNKNOWN_MIGRATION' ? 2 : 1
+    return USAGE_CODES.has(failure.code) ? EXIT.usage : EXIT.failure
   }
 }

@@ -1,8 +1,10 @@
 import { HiveStorageError } from '@hive/errors'
 import { hiveMigrations, type MigrationRunResult, type MigrationStatus } from '@hive/migrations'
+import type { Command } from 'commander'
 import { DataDirMigrations } from '../data-dir-migrations.js'
 import type { SnapshotInfo } from '../snapshot-store.js'
 import type { CliIo } from './cli-io.js'
+import { action, type CliState, command, wholeNumber } from './context.js'
 import { bytes, table, time } from './format.js'
 
 export interface MigrateArgs {
@@ -141,15 +143,18 @@ function describeStatus(dataDir: string, status: MigrationStatus): string {
     `data directory  ${dataDir}`,
     `schema version  ${status.current ?? 'none (empty database)'}${status.latest && status.latest !== status.current ? ` (latest: ${status.latest})` : ''}`,
     '',
-    table([
-      ['STATE', 'MIGRATION', 'APPLIED', 'TOOK'],
-      ...status.entries.map((e) => [
-        e.state,
-        e.name,
-        time(e.appliedAt),
-        e.durationMs === null ? '' : `${e.durationMs} ms`,
-      ]),
-    ]),
+    table(
+      [
+        ['STATE', 'MIGRATION', 'APPLIED', 'TOOK'],
+        ...status.entries.map((e) => [
+          e.state,
+          e.name,
+          time(e.appliedAt),
+          e.durationMs === null ? '' : `${e.durationMs} ms`,
+        ]),
+      ],
+      { head: true },
+    ),
   ]
   if (status.pending.length > 0 && status.problems.length === 0) {
     lines.push('', `${status.pending.length} pending: run \`hive migrate\` to apply`)
@@ -188,23 +193,103 @@ function describeRun(dataDir: string, result: MigrationRunResult): string {
 }
 
 function describeSnapshots(list: readonly SnapshotInfo[]): string {
-  return table([
-    ['SNAPSHOT', 'KIND', 'VERSION', 'SIZE'],
-    ...list.map((s) => [s.name, s.kind, s.version, bytes(s.bytes)]),
-  ])
+  return table(
+    [
+      ['SNAPSHOT', 'KIND', 'VERSION', 'SIZE'],
+      ...list.map((s) => [s.name, s.kind, s.version, bytes(s.bytes)]),
+    ],
+    { head: true },
+  )
 }
 
-/** Parses `--steps` and friends: a whole number of at least `min`, or a usage error. */
-export function wholeNumber(name: string, value: string | undefined, min: number): number | undefined {
-  if (value === undefined) return undefined
-  if (!/^\d{1,9}$/.test(value) || Number(value) < min) {
-    throw new HiveStorageError(
-      'INVALID_INPUT',
-      `${name} must be a whole number of at least ${min}, not ${JSON.stringify(value)}`,
-      {
-        value,
-      },
+const ACTIONS = ['up', 'status', 'down', 'verify', 'restore', 'snapshots'] as const
+
+/** Only some options make sense for each action; anything else is a usage error, not ignored. */
+const ALLOWED: Record<(typeof ACTIONS)[number], readonly string[]> = {
+  up: ['to', 'dryRun', 'rebaseline', 'keepSnapshots'],
+  down: ['steps', 'dryRun', 'keepSnapshots'],
+  status: [],
+  verify: [],
+  restore: ['snapshot', 'keepSnapshots'],
+  snapshots: [],
+}
+const FLAGS: Record<string, string> = {
+  to: '--to',
+  dryRun: '--dry-run',
+  rebaseline: '--rebaseline',
+  keepSnapshots: '--keep-snapshots',
+  steps: '--steps',
+  snapshot: '--snapshot',
+}
+
+interface MigrateOptions {
+  to?: string
+  steps?: string
+  dryRun?: boolean
+  rebaseline?: boolean
+  snapshot?: string
+  keepSnapshots?: string
+}
+
+/** `hive migrate [action]`. */
+export function registerMigrate(program: Command, state: CliState): void {
+  command(program, 'migrate', 'apply, inspect, revert or restore schema migrations (snapshotting first)')
+    .argument('[action]', `one of ${ACTIONS.join(', ')}`, 'up')
+    .option('--to <name>', 'up: stop at this migration')
+    .option('--steps <n>', 'down: revert the last N migrations (default 1)')
+    .option('--dry-run', 'up/down: show the SQL, change nothing')
+    .option('--rebaseline', 'up: accept changed sources of applied migrations')
+    .option('--snapshot <name>', 'restore: the snapshot (default: the latest pre-migration one)')
+    .option('--keep-snapshots <n>', 'pre-migration snapshots to keep (default 5)')
+    .addHelpText(
+      'after',
+      `
+Actions:
+  up         apply pending migrations (the default)
+  status     applied / pending / modified / missing migrations
+  down       revert the last N migrations
+  verify     check applied migrations against their sources and the live schema
+  restore    bring the database back to a snapshot; the current state is snapshotted first
+  snapshots  list snapshots`,
     )
-  }
-  return Number(value)
+    .action(
+      action<MigrateOptions>(state, async (context, options, [given]) => {
+        const name = given ?? 'up'
+        if (!(ACTIONS as readonly string[]).includes(name)) {
+          throw new HiveStorageError(
+            'INVALID_INPUT',
+            `unknown migrate action ${JSON.stringify(name)} (see \`hive migrate --help\`)`,
+            { value: name },
+          )
+        }
+        const act = name as (typeof ACTIONS)[number]
+        const misplaced = Object.keys(FLAGS).filter(
+          (key) => options[key as keyof MigrateOptions] !== undefined && !ALLOWED[act].includes(key),
+        )
+        if (misplaced[0]) {
+          throw new HiveStorageError(
+            'INVALID_INPUT',
+            `${FLAGS[misplaced[0]]} does not apply to \`hive migrate ${act}\``,
+            { value: misplaced },
+          )
+        }
+        const steps = wholeNumber('--steps', options.steps, 1)
+        const keepSnapshots = wholeNumber('--keep-snapshots', options.keepSnapshots, 0)
+        return migrateCommand(
+          {
+            action: act,
+            dataDir: context.dataDir.path,
+            defaultDir: context.dataDir.isDefault,
+            json: context.json,
+            dryRun: options.dryRun === true,
+            rebaseline: options.rebaseline === true,
+            ...(options.to === undefined ? {} : { to: options.to }),
+            ...(steps === undefined ? {} : { steps }),
+            ...(options.snapshot === undefined ? {} : { snapshot: options.snapshot }),
+            ...(keepSnapshots === undefined ? {} : { keepSnapshots }),
+          },
+          context.io,
+        )
+      }),
+    )
 }
