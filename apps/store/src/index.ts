@@ -1,3 +1,4 @@
+export * from './bundle/index.js'
 export type { CliIo } from './cli/cli-io.js'
 export { main } from './cli/main.js'
 export type { DataDirLayout } from './data-dir.js'
@@ -10,6 +11,8 @@ export type {
 } from './data-dir-migrations.js'
 export { DataDirMigrations } from './data-dir-migrations.js'
 export { HIVE_APPLICATION_ID, openHiveDatabase } from './hive-database.js'
+export * from './integrity/index.js'
+export * from './opencode/index.js'
 export type { ProgressEvent, ProgressListener } from './progress.js'
 export type { SnapshotInfo, SnapshotKind } from './snapshot-store.js'
 export { SnapshotStore } from './snapshot-store.js'

@@ -1,9 +1,15 @@
 import { HiveStorageError, isHiveStorageError } from '@hive/errors'
 import { Command, CommanderError } from 'commander'
+import { registerBackup } from './backup-command.js'
+import { registerBundle } from './bundle-command.js'
 import { type CliIo, processIo } from './cli-io.js'
 import type { CliState } from './context.js'
+import { registerDemo } from './demo-command.js'
 import { oneLine } from './format.js'
+import { registerIntegrity } from './integrity-command.js'
+import { registerMaintenance } from './maintenance-command.js'
 import { registerMigrate } from './migrate-command.js'
+import { registerImportOpencode } from './opencode-command.js'
 
 /** Exit codes: what `hive` returns, whatever the command. */
 export const EXIT = {
@@ -18,7 +24,15 @@ export const EXIT = {
 const USAGE_CODES = new Set(['INVALID_INPUT', 'UNKNOWN_MIGRATION'])
 
 /** Every command, registered on the program (the order is the help's). */
-const COMMANDS: ReadonlyArray<(program: Command, state: CliState) => void> = [registerMigrate]
+const COMMANDS: ReadonlyArray<(program: Command, state: CliState) => void> = [
+  registerDemo,
+  registerMigrate,
+  registerMaintenance,
+  registerBundle,
+  registerImportOpencode,
+  registerBackup,
+  registerIntegrity,
+]
 
 export function program(state: CliState): Command {
   const io = state.io

@@ -1,0 +1,4 @@
+import type { Command } from 'commander'
+import type { CliState } from './context.js'
+
+export function registerBackup(_program: Command, _state: CliState): void {}
