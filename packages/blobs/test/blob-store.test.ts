@@ -3,7 +3,7 @@ import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from '
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { describe, expect, it } from 'vitest'
-import { flip, random, sha256, store, text } from './helpers.js'
+import { expectSameBytes, flip, random, sha256, store, text } from './helpers.js'
 
 const FRAME = 64 * 1024
 
@@ -24,7 +24,7 @@ describe('BlobStore.put and open', () => {
     expect(result.storedSize).toBeLessThan(content.length / 3)
     expect(statSync(path).mode & 0o777).toBe(0o600)
     expect(statSync(join(dir, 'blobs', 'sha256')).mode & 0o777).toBe(0o700)
-    expect(await (await blobs.open(result.hash)).buffer()).toEqual(content)
+    expectSameBytes(await (await blobs.open(result.hash)).buffer(), content)
   })
 
   it.each([
@@ -41,7 +41,7 @@ describe('BlobStore.put and open', () => {
     expect(result.size).toBe(size)
     const opened = await blobs.open(result.hash)
     expect(opened.size).toBe(size)
-    expect(await opened.buffer()).toEqual(content)
+    expectSameBytes(await opened.buffer(), content)
   })
 
   it('accepts a string, a Readable, an async iterable and an iterable, with the same result', async () => {
@@ -73,8 +73,8 @@ describe('BlobStore.put and open', () => {
     const result = await blobs.put(content, { contentType: 'image/png' })
     expect(result).toMatchObject({ encoding: 'raw', storedSize: content.length, contentType: 'image/png' })
     const path = join(dir, 'blobs', 'sha256', result.hash.slice(0, 2), result.hash)
-    expect(readFileSync(path)).toEqual(content)
-    expect(await (await blobs.open(result.hash)).buffer()).toEqual(content)
+    expectSameBytes(readFileSync(path), content)
+    expectSameBytes(await (await blobs.open(result.hash)).buffer(), content)
   })
 
   it('keeps one file for the same content and says so, also for concurrent writers', async () => {
@@ -109,11 +109,11 @@ describe('BlobStore.put and open', () => {
     expect(opened.contentType).toBe('text/plain')
     const nodeChunks: Buffer[] = []
     for await (const chunk of opened.stream()) nodeChunks.push(chunk)
-    expect(Buffer.concat(nodeChunks)).toEqual(content)
+    expectSameBytes(Buffer.concat(nodeChunks), content)
     const webChunks: Uint8Array[] = []
     const reader = opened.webStream().getReader()
     for (let next = await reader.read(); !next.done; next = await reader.read()) webChunks.push(next.value)
-    expect(Buffer.concat(webChunks)).toEqual(content)
+    expectSameBytes(Buffer.concat(webChunks), content)
   })
 
   it('tells size and encoding without reading the content', async () => {
@@ -152,7 +152,7 @@ describe('range reads', () => {
         const expected = content.subarray(offset, length === undefined ? undefined : offset + length)
         expect(opened.length).toBe(expected.length)
         expect(opened.verified).toBe(offset === 0 && expected.length === content.length)
-        expect(await opened.buffer()).toEqual(expected)
+        expectSameBytes(await opened.buffer(), expected)
       }
     }
   })
@@ -258,7 +258,7 @@ describe('reads of damaged blobs', () => {
     const { blobs, hash, content } = await damaged((file) => file.subarray(0, 100))
     const again = await blobs.put(content)
     expect(again.deduplicated).toBe(false)
-    expect(await (await blobs.open(hash)).buffer()).toEqual(content)
+    expectSameBytes(await (await blobs.open(hash)).buffer(), content)
   })
 })
 

@@ -32,3 +32,16 @@ export function sha256(data: Uint8Array): string {
 export function flip(buffer: Buffer, index: number, mask: number): void {
   buffer.writeUInt8(buffer.readUInt8(index) ^ mask, index)
 }
+
+/**
+ * Asserts two byte sequences are equal. Much faster than `toEqual` on large buffers (which compares
+ * element by element), and on a mismatch it names the first differing offset.
+ */
+export function expectSameBytes(actual: Uint8Array, expected: Uint8Array): void {
+  const a = Buffer.from(actual.buffer, actual.byteOffset, actual.byteLength)
+  const b = Buffer.from(expected.buffer, expected.byteOffset, expected.byteLength)
+  if (a.equals(b)) return
+  let i = 0
+  while (i < Math.min(a.length, b.length) && a[i] === b[i]) i++
+  throw new Error(`bytes differ at offset ${i} (lengths ${a.length} and ${b.length})`)
+}
