@@ -7,6 +7,7 @@ import {
   openSync,
   renameSync,
   rmSync,
+  statSync,
 } from 'node:fs'
 import { basename, join } from 'node:path'
 import { HiveStorageError, isHiveStorageError } from '@hive/errors'
@@ -160,15 +161,19 @@ export class DataDirMigrations {
   static async restore(config: {
     dataDir: string
     snapshot?: string
+    /** A database file from elsewhere (a backup) instead of a snapshot of `snapshots/`. */
+    file?: string
+    /** Create the data directory when missing (restoring a backup on a new machine). */
+    create?: boolean
     keepSnapshots?: number
     source?: MigrationSource
     now?: () => number
   }): Promise<RestoreReport> {
     const keep = keepOf(config)
     const now = config.now ?? Date.now
-    const layout = ensureDataDir(config.dataDir, { create: false, writable: true })
+    const layout = ensureDataDir(config.dataDir, { create: config.create ?? false, writable: true })
     const snapshots = new SnapshotStore({ dir: layout.snapshots, now })
-    const snapshot = snapshots.find(config.snapshot)
+    const snapshot = config.file === undefined ? snapshots.find(config.snapshot) : fileInfo(config.file)
     const probe = openDatabase(snapshot.path, { readonly: true, create: false })
     try {
       const check = quickCheck(probe.sqlite)
@@ -296,6 +301,24 @@ function currentVersion(path: string): string | null {
     return null
   } finally {
     database.close()
+  }
+}
+
+/** A database file outside `snapshots/`, described like a snapshot. */
+function fileInfo(path: string): SnapshotInfo {
+  let stat: ReturnType<typeof statSync>
+  try {
+    stat = statSync(path)
+  } catch (cause) {
+    throw new HiveStorageError('NOT_FOUND', `there is no database file ${path}`, { value: path, cause })
+  }
+  return {
+    name: basename(path),
+    path,
+    kind: 'manual',
+    takenAt: stat.mtimeMs,
+    version: currentVersion(path) ?? 'empty',
+    bytes: stat.size,
   }
 }
 

@@ -1,3 +1,4 @@
+export * from './backup/index.js'
 export * from './bundle/index.js'
 export type { CliIo } from './cli/cli-io.js'
 export { main } from './cli/main.js'
@@ -12,6 +13,7 @@ export type {
 export { DataDirMigrations } from './data-dir-migrations.js'
 export { HIVE_APPLICATION_ID, openHiveDatabase } from './hive-database.js'
 export * from './integrity/index.js'
+export * from './maintenance/index.js'
 export * from './opencode/index.js'
 export type { ProgressEvent, ProgressListener } from './progress.js'
 export type { SnapshotInfo, SnapshotKind } from './snapshot-store.js'

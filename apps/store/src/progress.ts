@@ -23,3 +23,11 @@ export function reporter(listener: ProgressListener | undefined): ProgressListen
     }
   }
 }
+
+/** One listener that calls each of `listeners` (those given). */
+export function fanOut(...listeners: ReadonlyArray<ProgressListener | undefined>): ProgressListener {
+  const present = listeners.filter((l): l is ProgressListener => l !== undefined).map(reporter)
+  return (event) => {
+    for (const listener of present) listener(event)
+  }
+}

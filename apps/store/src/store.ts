@@ -8,6 +8,8 @@ import { Kysely } from 'kysely'
 import { type DataDirLayout, ensureDataDir } from './data-dir.js'
 import { DataDirMigrations } from './data-dir-migrations.js'
 import { openHiveDatabase } from './hive-database.js'
+import { MaintenanceRunner, type MaintenanceRunnerOptions } from './maintenance/maintenance-runner.js'
+import { OperationLog } from './operations/operation-log.js'
 
 export interface OpenHiveStoreOptions {
   /** The data directory (`hive.db`, `blobs/`, `snapshots/`, `quarantine/`). */
@@ -23,6 +25,11 @@ export interface OpenHiveStoreOptions {
   readonly cache?: boolean | CacheOptions
   /** Long reads (search, transcript streams) in worker threads (default off: for servers). */
   readonly readPool?: boolean | Omit<ReadPoolOptions, 'path'>
+  /**
+   * Background maintenance (default off: for long-running processes such as the Hive server,
+   * not for short commands). One runner works per data directory across processes.
+   */
+  readonly maintenance?: boolean | Omit<MaintenanceRunnerOptions, 'now'>
   readonly now?: () => number
 }
 
@@ -37,6 +44,13 @@ export interface HiveStore {
   readonly uncached: QueryServices
   readonly cache: HiveCache | undefined
   readonly readPool: ReadPool | undefined
+  /**
+   * Long operations (gc, retention, vacuum, check, export, import, maintenance): subscribe to
+   * their progress here, or list them, also those of other processes.
+   */
+  readonly operations: OperationLog
+  /** The background maintenance runner, when the store was opened with `maintenance`. */
+  readonly maintenance: MaintenanceRunner | undefined
   /** Hits, misses, evictions and bytes of the caches (null when the cache is off). */
   cacheStats(): CacheStats | null
   /**
@@ -107,7 +121,8 @@ export async function openHiveStore(options: OpenHiveStoreOptions): Promise<Hive
         ? undefined
         : createCache(uncached, { database, ...(typeof options.cache === 'object' ? options.cache : {}) })
     let closed: Promise<void> | undefined
-    return {
+    let runner: MaintenanceRunner | undefined
+    const store: HiveStore = {
       layout,
       database,
       blobs,
@@ -115,10 +130,15 @@ export async function openHiveStore(options: OpenHiveStoreOptions): Promise<Hive
       uncached,
       cache,
       readPool,
+      operations: new OperationLog({ database, ...(options.now ? { now: options.now } : {}) }),
+      get maintenance() {
+        return runner
+      },
       cacheStats: () => cache?.stats() ?? null,
       invalidateCaches: () => cache?.invalidateAll(),
       close: () => {
         closed ??= (async () => {
+          await runner?.stop()
           cache?.close()
           await readPool?.close()
           database.close()
@@ -126,6 +146,14 @@ export async function openHiveStore(options: OpenHiveStoreOptions): Promise<Hive
         return closed
       },
     }
+    if (options.maintenance) {
+      runner = new MaintenanceRunner(store, {
+        ...(typeof options.maintenance === 'object' ? options.maintenance : {}),
+        ...(options.now ? { now: options.now } : {}),
+      })
+      runner.start()
+    }
+    return store
   } catch (error) {
     database.close()
     throw error

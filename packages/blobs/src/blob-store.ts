@@ -453,10 +453,10 @@ export class BlobStore {
       const hash = located.path.slice(located.path.lastIndexOf('/') + 1).replace(/\.lz4$/, '')
       if (located.modifiedAt > cutoff) {
         if (!(await options.isLive(hash))) keptYoung += 1
-        continue
+      } else if (!(await options.isLive(hash))) {
+        if (dryRun || (await this.#sweep(located, cutoff))) removed.push({ hash, bytes: located.fileSize })
       }
-      if (await options.isLive(hash)) continue
-      if (dryRun || (await this.#sweep(located, cutoff))) removed.push({ hash, bytes: located.fileSize })
+      // Every blob scanned, kept or not: a progress bar moves through the whole store.
       options.onProgress?.({ scanned, removed: removed.length })
     }
     const temp = await this.#sweepTemp(cutoff, dryRun)

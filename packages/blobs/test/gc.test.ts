@@ -28,7 +28,11 @@ describe('BlobStore.gc', () => {
     expect(dry.bytesFreed).toBe(oldDead.storedSize)
     expect(await blobs.has(oldDead.hash)).toBe(true) // a dry run removes nothing
 
-    const real = await blobs.gc({ isLive: (hash) => hash === live.hash })
+    const progress: Array<{ scanned: number; removed: number }> = []
+    const real = await blobs.gc({ isLive: (hash) => hash === live.hash, onProgress: (p) => progress.push(p) })
+    // Progress for every blob scanned, removed or kept.
+    expect(progress.map((p) => p.scanned)).toEqual([1, 2, 3])
+    expect(progress.at(-1)).toEqual({ scanned: 3, removed: 1 })
     expect(real.removed.map((r) => r.hash)).toEqual([oldDead.hash])
     expect(await blobs.has(oldDead.hash)).toBe(false)
     expect(await blobs.has(youngDead.hash)).toBe(true)

@@ -43,6 +43,12 @@ export type ErrorCode =
   | 'DISK_FULL'
   /** Reading or writing a file failed; `cause` holds the system error. */
   | 'IO_ERROR'
+  /**
+   * An export/import bundle is malformed, was changed since it was written, holds unsafe entries
+   * (absolute paths, `..`, links, devices, oversized files) or is of an unknown format or a newer
+   * schema; nothing was imported.
+   */
+  | 'BUNDLE_INVALID'
   /** The caller's input (a stream, an iterable) failed while it was being read. */
   | 'INPUT_FAILED'
   /** The operation was cancelled (AbortSignal). */

@@ -6,12 +6,14 @@ import type { Migration, MigrationModule, MigrationSource } from './migration.js
 import * as m0001 from './migrations/0001_initial_schema.js'
 import * as m0002 from './migrations/0002_exact_search_index.js'
 import * as m0003 from './migrations/0003_transcript_artifacts.js'
+import * as m0004 from './migrations/0004_operations.js'
 
 /** The migrations of Hive's schema, in order. Add new ones here and in `src/migrations/`. */
 const MODULES: ReadonlyArray<readonly [string, MigrationModule]> = [
   ['0001_initial_schema', m0001],
   ['0002_exact_search_index', m0002],
   ['0003_transcript_artifacts', m0003],
+  ['0004_operations', m0004],
 ]
 
 // The TypeScript sources ship with the package (`src/migrations`), and checksums are taken over

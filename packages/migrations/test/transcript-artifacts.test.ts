@@ -63,7 +63,7 @@ describe('migration 0003_transcript_artifacts', () => {
     before.database.close()
     const { database: d, db, migrator } = await database(V2)
     seed(db)
-    expect((await migrator.up()).ok).toBe(true)
+    expect((await migrator.up({ to: V3 })).ok).toBe(true)
     expect(db.prepare("SELECT artifact_id FROM parts WHERE id = 'prt_1'").pluck().get()).toBe('art_1')
     expect(db.prepare("SELECT artifact_id FROM messages WHERE id = 'msg_1'").pluck().get()).toBeNull()
     const down = await migrator.down({ steps: 1 })

@@ -6,6 +6,7 @@ import type { CellServiceRow } from './entities/cell-service.js'
 import type { EventRow } from './entities/event.js'
 import type { MessageRow } from './entities/message.js'
 import type { MetricRow } from './entities/metric.js'
+import type { LeaseRow, OperationRow } from './entities/operation.js'
 import type { PartRow } from './entities/part.js'
 import type { PlanFeedbackRow, PlanRow } from './entities/plan.js'
 import type { SearchDocumentRow } from './entities/search-document.js'
@@ -59,4 +60,6 @@ export interface Database {
   metrics: MetricRow
   settings: SettingRow
   search: SearchDocumentRow
+  operations: OperationRow
+  leases: LeaseRow
 }

@@ -19,6 +19,7 @@ export const ID_PREFIXES = {
   artifact: 'art',
   event: 'evt',
   metric: 'met',
+  operation: 'op',
 } as const
 export type IdKind = keyof typeof ID_PREFIXES
 

@@ -31,6 +31,14 @@ export type { MessageRow } from './entities/message.js'
 export { messageRowSchema } from './entities/message.js'
 export type { MetricRow, NewMetric } from './entities/metric.js'
 export { metricRowSchema, newMetricSchema } from './entities/metric.js'
+export type { LeaseRow, OperationRow, OperationState } from './entities/operation.js'
+export {
+  leaseRowSchema,
+  OPERATION_STATES,
+  operationKindSchema,
+  operationRowSchema,
+  operationStateSchema,
+} from './entities/operation.js'
 export type { PartRow } from './entities/part.js'
 export { partRowSchema } from './entities/part.js'
 export type { NewPlan, NewPlanFeedback, PlanFeedbackRow, PlanRow } from './entities/plan.js'

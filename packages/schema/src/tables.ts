@@ -7,6 +7,7 @@ import { cellServiceRowSchema } from './entities/cell-service.js'
 import { eventRowSchema } from './entities/event.js'
 import { messageRowSchema } from './entities/message.js'
 import { metricRowSchema } from './entities/metric.js'
+import { leaseRowSchema, operationRowSchema } from './entities/operation.js'
 import { partRowSchema } from './entities/part.js'
 import { planFeedbackRowSchema, planRowSchema } from './entities/plan.js'
 import { searchDocumentRowSchema } from './entities/search-document.js'
@@ -59,6 +60,8 @@ export const TABLES = {
   metrics: table(metricRowSchema, ['id']),
   settings: table(settingRowSchema, ['key']),
   search: table(searchDocumentRowSchema, [], { virtual: 'fts5' }),
+  operations: table(operationRowSchema, ['id']),
+  leases: table(leaseRowSchema, ['name']),
 } as const satisfies Record<string, TableDefinition>
 
 export type TableName = keyof typeof TABLES

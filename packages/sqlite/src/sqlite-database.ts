@@ -182,6 +182,37 @@ export class SqliteDatabase<DB = unknown> {
     }
   }
 
+  /**
+   * Runs `fn` in a read transaction (`BEGIN DEFERRED`, no write lock) between the queries of
+   * Kysely instances on this connection, like {@link SqliteDatabase.writeTransaction}: every read
+   * inside sees one committed state, and writers (this process's and others') go on meanwhile.
+   *
+   * @example
+   * ```ts
+   * const { cells, events } = await database.readTransaction((execute) => ({
+   *   cells: execute(db.selectFrom('cells').select(sql<number>`count(*)`.as('n')).compile()).rows,
+   *   events: database.sqlite.prepare('SELECT count(*) FROM events').pluck().get(),
+   * }))
+   * ```
+   */
+  async readTransaction<T>(fn: (execute: <R>(query: CompiledQuery<R>) => QueryResult<R>) => T): Promise<T> {
+    if (!this.#lock.tryAcquire()) await this.#lock.acquire()
+    try {
+      if (this.sqlite.inTransaction) {
+        throw new HiveStorageError(
+          'CONFLICT',
+          'a transaction is already open on this connection: a read transaction cannot join it',
+        )
+      }
+      this.#writeTransaction ??= this.sqlite.transaction((body: () => unknown) => body())
+      return this.#writeTransaction.deferred(() => fn(this.#execute)) as T
+    } catch (error) {
+      throw fromDriver(error, 'transaction failed')
+    } finally {
+      this.#lock.release()
+    }
+  }
+
   /** Prepared-statement cache figures. */
   statementStats(): StatementCacheStats {
     return this.#statements.stats()

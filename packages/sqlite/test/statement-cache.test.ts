@@ -213,3 +213,33 @@ describe('SqliteDatabase.writeTransaction', () => {
     database.close()
   })
 })
+
+describe('SqliteDatabase.readTransaction', () => {
+  it('reads one committed state while another connection writes, after any Kysely transaction in flight', async () => {
+    const database = open()
+    const other = openDatabase<DB>(database.path)
+    const order: string[] = []
+    const inside = database.db.transaction().execute(async (trx) => {
+      await trx.insertInto('t').values({ id: 1000, name: 'from kysely' }).execute()
+      await new Promise((resolve) => setTimeout(resolve, 20))
+      order.push('kysely commit')
+    })
+    await new Promise((resolve) => setTimeout(resolve, 5))
+    const counts = await database.readTransaction((execute) => {
+      order.push('read')
+      const count = () => database.sqlite.prepare('SELECT count(*) FROM t').pluck().get() as number
+      const before = count()
+      // No write lock is held: the other connection commits in the middle of the read...
+      other.sqlite.prepare("INSERT INTO t (id, name) VALUES (2000, 'other')").run()
+      // ...which this transaction does not see.
+      const { rows } = execute(database.db.selectFrom('t').select('id').where('id', '>=', 1000).compile())
+      return { before, after: count(), ids: rows.map((row) => row.id) }
+    })
+    await inside
+    expect(order).toEqual(['kysely commit', 'read'])
+    expect(counts).toEqual({ before: 101, after: 101, ids: [1000] })
+    expect(database.sqlite.prepare('SELECT count(*) FROM t').pluck().get()).toBe(102)
+    other.close()
+    database.close()
+  })
+})

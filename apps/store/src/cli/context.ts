@@ -121,3 +121,38 @@ export function wholeNumber(name: string, value: string | undefined, min: number
   }
   return Number(value)
 }
+
+/** Parses a size such as `500MB`, `10GiB` or `1048576` (bytes), or a usage error. */
+export function byteSize(name: string, value: string): number {
+  const match = value.trim().match(/^(\d+(?:\.\d+)?)\s*(b|kb|kib|mb|mib|gb|gib|tb|tib)?$/i)
+  const units: Record<string, number> = {
+    b: 1,
+    kb: 1e3,
+    kib: 1024,
+    mb: 1e6,
+    mib: 1024 ** 2,
+    gb: 1e9,
+    gib: 1024 ** 3,
+    tb: 1e12,
+    tib: 1024 ** 4,
+  }
+  const bytes = match ? Math.round(Number(match[1]) * (units[(match[2] ?? 'b').toLowerCase()] ?? 1)) : NaN
+  if (!Number.isSafeInteger(bytes)) {
+    throw new HiveStorageError(
+      'INVALID_INPUT',
+      `${name} must be a size such as 500MB, 10GiB or a number of bytes, not ${JSON.stringify(value)}`,
+      { value },
+    )
+  }
+  return bytes
+}
+
+/** Parses a number (`7`, `0.5`), or a usage error; range checks belong to the operation. */
+export function decimal(name: string, value: string): number {
+  if (!/^\d{1,9}(\.\d{1,6})?$/.test(value.trim())) {
+    throw new HiveStorageError('INVALID_INPUT', `${name} must be a number, not ${JSON.stringify(value)}`, {
+      value,
+    })
+  }
+  return Number(value)
+}

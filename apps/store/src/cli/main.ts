@@ -10,6 +10,7 @@ import { registerIntegrity } from './integrity-command.js'
 import { registerMaintenance } from './maintenance-command.js'
 import { registerMigrate } from './migrate-command.js'
 import { registerImportOpencode } from './opencode-command.js'
+import { registerStatus } from './status-command.js'
 
 /** Exit codes: what `hive` returns, whatever the command. */
 export const EXIT = {
@@ -32,6 +33,7 @@ const COMMANDS: ReadonlyArray<(program: Command, state: CliState) => void> = [
   registerImportOpencode,
   registerBackup,
   registerIntegrity,
+  registerStatus,
 ]
 
 export function program(state: CliState): Command {

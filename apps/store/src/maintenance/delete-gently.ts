@@ -1,0 +1,104 @@
+import { HiveStorageError } from '@hive/errors'
+import type { HiveStore } from '../store.js'
+
+/** Rows deleted per write transaction: each holds the write lock for a few milliseconds only. */
+export const DELETE_BATCH = 500
+
+/** What deleting sessions or cells removed. */
+export interface DeletedRows {
+  sessions: number
+  messages: number
+  artifacts: number
+}
+
+/**
+ * Deletes sessions with their sub-agent sessions, messages and parts (and, through the schema's
+ * triggers, their search documents and the artifacts their rows own), a batch of messages per
+ * write transaction, so that a session of a million messages never holds the write lock for
+ * long. A session that is gone already is skipped. The store's caches are not told: callers
+ * invalidate once at the end.
+ */
+export async function deleteSessionsGently(
+  store: Pick<HiveStore, 'database'>,
+  sessionIds: readonly string[],
+  onBatch: (deleted: DeletedRows) => void = () => {},
+  options: { pauseMs?: number } = {},
+): Promise<DeletedRows> {
+  const sqlite = store.database.sqlite
+  const deleted: DeletedRows = { sessions: 0, messages: 0, artifacts: 0 }
+  const artifactsOf = sqlite.prepare('SELECT count(*) FROM artifacts WHERE session_id = ?').pluck()
+  const deleteMessages = sqlite.prepare(
+    `DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE session_id = ? ORDER BY seq DESC LIMIT ${DELETE_BATCH})`,
+  )
+  const deleteSession = sqlite.prepare('DELETE FROM sessions WHERE id = ?')
+  const descendants = sqlite
+    .prepare(
+      `WITH RECURSIVE tree(id) AS (SELECT ? UNION SELECT s.id FROM sessions s JOIN tree ON s.parent_session_id = tree.id)
+       SELECT id FROM tree`,
+    )
+    .pluck()
+  for (const root of sessionIds) {
+    // Sub-agent sessions first, so that none is left behind with its parent gone.
+    const tree = (descendants.all(root) as string[]).reverse()
+    for (const id of tree) {
+      // Artifacts owned by the session's rows go with them (triggers); others stay, unlinked.
+      const artifactsBefore = artifactsOf.get(id) as number
+      for (;;) {
+        const removed = await store.database.writeTransaction(() => {
+          const messages = deleteMessages.run(id).changes
+          if (messages > 0) return { messages, sessions: 0, artifacts: 0 }
+          const artifacts = artifactsBefore - (artifactsOf.get(id) as number)
+          return { messages, sessions: deleteSession.run(id).changes, artifacts }
+        })
+        deleted.messages += removed.messages
+        deleted.sessions += removed.sessions
+        deleted.artifacts += removed.artifacts
+        onBatch(deleted)
+        if (removed.messages === 0) break
+        // Room for other writers between batches.
+        if (options.pauseMs) await pause(options.pauseMs)
+      }
+    }
+  }
+  return deleted
+}
+
+/**
+ * Deletes a cell and everything of it, gently: its sessions batch by batch
+ * ({@link deleteSessionsGently}), then the cell itself through the cell service (which records
+ * `cell.deleted` on the timeline). `NOT_FOUND` when there is no such cell.
+ */
+export async function deleteCellGently(
+  store: Pick<HiveStore, 'database' | 'uncached'>,
+  cellId: string,
+  onBatch: (deleted: DeletedRows) => void = () => {},
+  options: { pauseMs?: number } = {},
+): Promise<DeletedRows> {
+  const sqlite = store.database.sqlite
+  const exists = sqlite.prepare('SELECT 1 FROM cells WHERE id = ?').pluck().get(cellId)
+  if (exists === undefined) {
+    throw new HiveStorageError('NOT_FOUND', `there is no cell ${cellId}`, { value: cellId })
+  }
+  const sessions = sqlite
+    .prepare('SELECT id FROM sessions WHERE cell_id = ? AND parent_session_id IS NULL')
+    .pluck()
+    .all(cellId) as string[]
+  const deleted = await deleteSessionsGently(store, sessions, onBatch, options)
+  // Sessions whose parent lives in another cell (rare) go with the cell's cascade.
+  const artifacts = sqlite
+    .prepare('SELECT count(*) FROM artifacts WHERE cell_id = ?')
+    .pluck()
+    .get(cellId) as number
+  const left = sqlite.prepare('SELECT count(*) FROM sessions WHERE cell_id = ?').pluck().get(cellId) as number
+  if (!(await store.uncached.cells.delete(cellId, { source: 'system' }))) {
+    throw new HiveStorageError('NOT_FOUND', `there is no cell ${cellId}`, { value: cellId })
+  }
+  deleted.artifacts += artifacts
+  deleted.sessions += left
+  onBatch(deleted)
+  return deleted
+}
+
+export function pause(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}

@@ -1,0 +1,73 @@
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { tempDir } from '@hive/testing'
+import { describe, expect, it } from 'vitest'
+import { openHiveStore } from '../src/index.js'
+import { hive } from './helpers.js'
+import { counts } from './maintenance-fixture.js'
+
+describe('hive demo', () => {
+  it('seeds the default data directory, shows usage, a search and a clean check; again adds nothing', async () => {
+    const home = tempDir()
+    const env = { XDG_DATA_HOME: home, HOME: home }
+    const first = await hive(['demo'], { env })
+    expect(first.stderr).toBe('')
+    expect(first.code).toBe(0)
+    const dataDir = join(home, 'hive')
+    expect(existsSync(join(dataDir, 'hive.db'))).toBe(true)
+    expect(first.stdout).toContain(`seeded the demo workspace acme-webapp in ${dataDir}: 5 cells, 7 sessions`)
+    expect(first.stdout).toMatch(/transcripts \(messages, parts\)\s+\d+, \d+/)
+    expect(first.stdout).toMatch(/savings: .* by compression, [1-9][\d.]* KiB by deduplication/)
+    expect(first.stdout).toMatch(/search "magic link":\n.*\n.*\[magic\]/)
+    expect(first.stdout).toMatch(
+      /check: ok \(database, foreign keys, search index, \d+ artifacts, \d+ blobs verified\)/,
+    )
+
+    const store = await openHiveStore({ dataDir })
+    const seeded = counts(store)
+    // The sub-agent session hangs under its parent; a large tool output went to the blob store.
+    expect(
+      store.database.sqlite
+        .prepare('SELECT count(*) FROM sessions WHERE parent_session_id IS NOT NULL')
+        .pluck()
+        .get(),
+    ).toBe(1)
+    expect(
+      store.database.sqlite.prepare('SELECT count(*) FROM parts WHERE artifact_id IS NOT NULL').pluck().get(),
+    ).toBeGreaterThan(0)
+    expect(
+      (
+        await store.services.plans.list(
+          store.database.sqlite
+            .prepare("SELECT id FROM cells WHERE type = 'planning'")
+            .pluck()
+            .get() as string,
+        )
+      )
+        .map((p) => [p.version, p.status])
+        .sort(),
+    ).toEqual([
+      [1, 'rejected'],
+      [2, 'approved'],
+    ])
+    await store.close()
+
+    const second = await hive(['demo', '--json'], { env })
+    expect(second.code).toBe(0)
+    const report = JSON.parse(second.stdout)
+    expect(report.seeded.seeded).toBe(false)
+    expect(report.check.ok).toBe(true)
+    expect(report.search.hits.length).toBeGreaterThan(0)
+    const again = await openHiveStore({ dataDir })
+    expect(counts(again)).toEqual(seeded)
+    await again.close()
+  })
+
+  it('refuses a named data directory that does not exist', async () => {
+    const missing = join(tempDir(), 'typo')
+    const result = await hive(['--data-dir', missing, 'demo'])
+    expect(result.code).toBe(1)
+    expect(result.stderr).toMatch(/^hive: .*typo.* \[DATA_DIR_UNUSABLE\]\n$/)
+    expect(existsSync(missing)).toBe(false)
+  })
+})
