@@ -208,11 +208,14 @@ export function bundleRows(dataDir: string): Record<string, unknown[]> {
   }
 }
 
-/** The tables of a database (SQLite's own aside), the search index and its shadow tables included. */
+/**
+ * The tables of a database (SQLite's own aside), the search index and its shadow tables included;
+ * not the record of operations (an import that fails is recorded there, by design).
+ */
 function tablesOf(db: Sqlite.Database): string[] {
   return db
     .prepare(
-      "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name",
+      "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name NOT IN ('operations', 'leases') ORDER BY name",
     )
     .pluck()
     .all() as string[]

@@ -7,7 +7,8 @@ import type BetterSqlite3 from 'better-sqlite3'
 import tar from 'tar-stream'
 import { z } from 'zod'
 import { openHiveDatabase } from '../hive-database.js'
-import { type ProgressListener, reporter } from '../progress.js'
+import { trackOperation } from '../operations/track-operation.js'
+import { fanOut, type ProgressListener, reporter } from '../progress.js'
 import type { HiveStore } from '../store.js'
 import { blobPath, MANIFEST_PATH, rowsPath } from './bundle-entry.js'
 import { BUNDLE_FORMAT, BUNDLE_FORMAT_VERSION, type BundleManifest } from './bundle-manifest.js'
@@ -74,6 +75,23 @@ const ENTRY_MODE = 0o600
  * ```
  */
 export async function exportBundle(
+  store: HiveStore,
+  options: Parameters<typeof exportBundleUntracked>[1],
+): ReturnType<typeof exportBundleUntracked> {
+  return trackOperation(
+    store,
+    'export',
+    (progress) =>
+      exportBundleUntracked(store, {
+        ...options,
+        onProgress: fanOut(progress, options?.onProgress),
+      } as typeof options),
+    (result) => result,
+  )
+}
+
+/** {@link exportBundle} without its operation record. */
+async function exportBundleUntracked(
   store: HiveStore,
   options: ExportBundleOptions,
 ): Promise<ExportBundleResult> {

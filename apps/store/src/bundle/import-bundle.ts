@@ -8,7 +8,8 @@ import { HISTORY_TABLE, HIVE_MIGRATION_NAMES } from '@hive/migrations'
 import { ID_PREFIXES, ids, TABLES } from '@hive/schema'
 import type BetterSqlite3 from 'better-sqlite3'
 import { z } from 'zod'
-import { type ProgressListener, reporter } from '../progress.js'
+import { trackOperation } from '../operations/track-operation.js'
+import { fanOut, type ProgressListener, reporter } from '../progress.js'
 import type { HiveStore } from '../store.js'
 import { bundleEntry, rowsPath } from './bundle-entry.js'
 import { bundleInvalid } from './bundle-invalid.js'
@@ -100,6 +101,23 @@ type Row = Record<string, unknown>
  * ```
  */
 export async function importBundle(
+  store: HiveStore,
+  options: Parameters<typeof importBundleUntracked>[1],
+): ReturnType<typeof importBundleUntracked> {
+  return trackOperation(
+    store,
+    `import.${options?.onConflict ?? 'skip'}`,
+    (progress) =>
+      importBundleUntracked(store, {
+        ...options,
+        onProgress: fanOut(progress, options?.onProgress),
+      } as typeof options),
+    (result) => result,
+  )
+}
+
+/** {@link importBundle} without its operation record. */
+async function importBundleUntracked(
   store: HiveStore,
   options: ImportBundleOptions,
 ): Promise<ImportBundleResult> {

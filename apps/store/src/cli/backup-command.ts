@@ -1,6 +1,9 @@
 import type { Command } from 'commander'
 import { backupDataDir } from '../backup/backup-data-dir.js'
 import { restoreBackup, verifyBackup } from '../backup/restore-backup.js'
+import { dataDirLayout } from '../data-dir.js'
+import { trackOnDataDir } from '../operations/track-operation.js'
+import { fanOut } from '../progress.js'
 import { action, type CliState, command } from './context.js'
 import { bytes } from './format.js'
 
@@ -19,13 +22,19 @@ export function registerBackup(program: Command, state: CliState): void {
     .action(
       action<{ copy?: boolean }>(state, async (context, options, [destination]) => {
         const bar = context.progress('backup')
-        const result = await backupDataDir({
-          dataDir: context.dataDir.path,
-          destination: destination as string,
-          copy: options.copy === true,
-          onProgress: bar.listener,
-          now: context.io.now,
-        }).finally(bar.stop)
+        const result = await trackOnDataDir(
+          dataDirLayout(context.dataDir.path).database,
+          'backup',
+          (progress) =>
+            backupDataDir({
+              dataDir: context.dataDir.path,
+              destination: destination as string,
+              copy: options.copy === true,
+              onProgress: fanOut(progress, bar.listener),
+              now: context.io.now,
+            }),
+          (done) => ({ path: done.path, blobs: done.manifest.blobs.count, bytes: done.manifest.blobs.bytes }),
+        ).finally(bar.stop)
         const { manifest } = result
         if (context.json) context.printJson(result)
         else {
@@ -62,12 +71,20 @@ export function registerBackup(program: Command, state: CliState): void {
           }
           return verification.ok ? 0 : 1
         }
-        const result = await restoreBackup({
-          dataDir: context.dataDir.path,
-          from: source as string,
-          onProgress: bar.listener,
-          now: context.io.now,
-        }).finally(bar.stop)
+        const result = await trackOnDataDir(
+          dataDirLayout(context.dataDir.path).database,
+          'restore',
+          (progress) =>
+            restoreBackup({
+              dataDir: context.dataDir.path,
+              from: source as string,
+              onProgress: fanOut(progress, bar.listener),
+              now: context.io.now,
+            }),
+          (done) => ({ from: done.verification.path, blobsAdded: done.blobsAdded }),
+          // A refused restore changed nothing, and leaves no record either.
+          { atEnd: true, recordFailure: () => false },
+        ).finally(bar.stop)
         if (context.json) context.printJson(result)
         else {
           context.out(

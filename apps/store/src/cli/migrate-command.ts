@@ -1,7 +1,8 @@
-import { HiveStorageError } from '@hive/errors'
+import { HiveStorageError, isHiveStorageError } from '@hive/errors'
 import { hiveMigrations, type MigrationRunResult, type MigrationStatus } from '@hive/migrations'
 import type { Command } from 'commander'
 import { DataDirMigrations } from '../data-dir-migrations.js'
+import { trackOnDataDir } from '../operations/track-operation.js'
 import type { SnapshotInfo } from '../snapshot-store.js'
 import type { CliIo } from './cli-io.js'
 import { action, type CliState, command, wholeNumber } from './context.js'
@@ -91,17 +92,51 @@ export async function migrateCommand(args: MigrateArgs, io: CliIo): Promise<numb
       }
       case 'up':
       case 'down': {
-        const result =
+        const run = () =>
           args.action === 'up'
-            ? await migrations.up({
+            ? migrations.up({
                 ...(args.to === undefined ? {} : { to: args.to }),
                 dryRun: args.dryRun,
                 rebaseline: args.rebaseline,
               })
-            : await migrations.down({
+            : migrations.down({
                 ...(args.steps === undefined ? {} : { steps: args.steps }),
                 dryRun: args.dryRun,
               })
+        // Recorded as an operation when it ends (the table itself may come with this migration).
+        let outcome: MigrationRunResult | undefined
+        if (args.dryRun) outcome = await run()
+        else {
+          try {
+            await trackOnDataDir(
+              migrations.layout.database,
+              `migrate.${args.action}`,
+              async () => {
+                outcome = await run()
+                if (outcome.error) throw outcome.error
+                return outcome
+              },
+              (done) => ({ from: done.from, to: done.to, migrations: done.results.length }),
+              {
+                atEnd: true,
+                // Refusals change nothing, the record included.
+                recordFailure: (error) =>
+                  !isHiveStorageError(
+                    error,
+                    'DATABASE_TOO_NEW',
+                    'MIGRATION_MODIFIED',
+                    'MIGRATION_MISSING',
+                    'NOT_A_HIVE_DATABASE',
+                    'NOT_A_DATABASE',
+                    'DATABASE_CORRUPT',
+                  ),
+              },
+            )
+          } catch (error) {
+            if (!outcome) throw error
+          }
+        }
+        const result = outcome as MigrationRunResult
         if (args.json) json(serialiseRun(result))
         else out(describeRun(migrations.layout.root, result))
         if (result.error) throw result.error

@@ -1,6 +1,4 @@
-import { statSync } from 'node:fs'
 import type { Command } from 'commander'
-import { DataDirMigrations } from '../data-dir-migrations.js'
 import { MaintenanceRunner } from '../maintenance/maintenance-runner.js'
 import {
   MAINTENANCE_TASKS,
@@ -12,119 +10,10 @@ import {
   writeMaintenanceSettings,
 } from '../maintenance/maintenance-settings.js'
 import type { OperationInfo } from '../operations/operation-log.js'
+import { type StoreStatus, storeStatus } from '../operations/store-status.js'
 import type { HiveStore } from '../store.js'
 import { action, byteSize, type CliContext, type CliState, command, wholeNumber } from './context.js'
 import { bytes, table, time } from './format.js'
-
-/** What `hive status` reports. */
-export interface StoreStatus {
-  readonly dataDir: string
-  readonly schema: {
-    readonly current: string | null
-    readonly latest: string | null
-    readonly pending: number
-  }
-  readonly sizes: {
-    readonly databaseBytes: number
-    readonly walBytes: number
-    readonly blobs: number
-    readonly blobBytes: number
-  }
-  readonly maintenance: {
-    readonly runner: {
-      readonly holder: string
-      readonly pid: number
-      readonly host: string
-      readonly expiresAt: number
-      readonly alive: boolean
-    } | null
-    readonly tasks: ReadonlyArray<{
-      readonly task: MaintenanceTask
-      readonly enabled: boolean
-      readonly lastRun: OperationInfo | null
-      readonly dueAt: number
-    }>
-  }
-  /** Operations running now (in any process), and those whose heartbeat stopped. */
-  readonly running: readonly OperationInfo[]
-  readonly abandoned: readonly OperationInfo[]
-  /** Recent failures, and periodic checks that found problems. */
-  readonly problems: ReadonlyArray<{ readonly operation: OperationInfo; readonly summary: string }>
-}
-
-/** Reads the status of a data directory (any process may be working on it). */
-export async function storeStatus(store: HiveStore): Promise<StoreStatus> {
-  const migrations = DataDirMigrations.open({ dataDir: store.layout.root, readonly: true })
-  let schema: StoreStatus['schema']
-  try {
-    const status = await migrations.status()
-    schema = { current: status.current, latest: status.latest, pending: status.pending.length }
-  } finally {
-    migrations.close()
-  }
-  const sqlite = store.database.sqlite
-  const size = (path: string) => {
-    try {
-      return statSync(path).size
-    } catch {
-      return 0
-    }
-  }
-  const blobRow = sqlite
-    .prepare('SELECT count(*) AS n, coalesce(sum(stored_size), 0) AS b FROM blobs')
-    .get() as {
-    n: number
-    b: number
-  }
-  const runner = new MaintenanceRunner(store)
-  const lease = sqlite.prepare("SELECT * FROM leases WHERE name = 'maintenance'").get() as
-    | { holder: string; pid: number; host: string; expires_at: number }
-    | undefined
-  const now = Date.now()
-  const recent = store.operations.list({ limit: 200 })
-  const problems: Array<{ operation: OperationInfo; summary: string }> = []
-  const latestOfKind = new Set<string>()
-  for (const operation of recent) {
-    if (latestOfKind.has(operation.kind) || operation.status === 'running') continue
-    latestOfKind.add(operation.kind)
-    if (operation.status === 'failed')
-      problems.push({
-        operation,
-        summary: `${operation.error?.message ?? 'failed'} [${operation.error?.code ?? '?'}]`,
-      })
-    const result = operation.result as { ok?: boolean; problems?: unknown[]; quickCheck?: unknown[] } | null
-    if (operation.kind === 'maintenance.integrity' && result && result.ok === false)
-      problems.push({
-        operation,
-        summary: `the periodic check found ${(result.problems?.length ?? 0) + (result.quickCheck?.length ?? 0)} problems: run \`hive check\``,
-      })
-  }
-  return {
-    dataDir: store.layout.root,
-    schema,
-    sizes: {
-      databaseBytes: size(store.layout.database),
-      walBytes: size(`${store.layout.database}-wal`),
-      blobs: blobRow.n,
-      blobBytes: blobRow.b,
-    },
-    maintenance: {
-      runner: lease
-        ? {
-            holder: lease.holder,
-            pid: lease.pid,
-            host: lease.host,
-            expiresAt: lease.expires_at,
-            alive: lease.expires_at > now,
-          }
-        : null,
-      tasks: runner.schedule(),
-    },
-    running: recent.filter((op) => op.status === 'running'),
-    abandoned: recent.filter((op) => op.status === 'abandoned'),
-    problems,
-  }
-}
 
 /** `hive status [--watch]` and `hive maintenance show | set | run`. */
 export function registerStatus(program: Command, state: CliState): void {

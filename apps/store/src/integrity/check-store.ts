@@ -1,6 +1,7 @@
 import { type HiveStorageError, isHiveStorageError } from '@hive/errors'
 import { integrityCheck, quickCheck, toHiveStorageError } from '@hive/sqlite'
-import { type ProgressListener, reporter } from '../progress.js'
+import { trackOperation } from '../operations/track-operation.js'
+import { fanOut, type ProgressListener, reporter } from '../progress.js'
 import { SnapshotStore } from '../snapshot-store.js'
 import type { HiveStore } from '../store.js'
 import { type BlobSample, checkBlobSample, pickSample } from './blob-sample.js'
@@ -75,6 +76,30 @@ interface Inspection {
  * ```
  */
 export async function checkStore(store: HiveStore, options: CheckOptions = {}): Promise<CheckReport> {
+  return trackOperation(
+    store,
+    options?.repair ? 'check.repair' : 'check',
+    (progress) =>
+      checkStoreUntracked(store, {
+        ...options,
+        onProgress: fanOut(progress, options?.onProgress),
+      } as typeof options),
+    (report) => ({
+      ok: report.ok,
+      problems: report.problems.length,
+      repaired: report.repaired.length,
+      stats: report.stats,
+    }),
+    // Never a write to a database found damaged: the record is written at the end, if sound.
+    {
+      recordIf: (report) =>
+        !report.found.some((p) => p.kind === 'database-corrupt' || p.kind === 'database-unreadable'),
+    },
+  )
+}
+
+/** {@link checkStore} without its operation record. */
+async function checkStoreUntracked(store: HiveStore, options: CheckOptions = {}): Promise<CheckReport> {
   const started = performance.now()
   if (options.sample) checkBlobSample(options.sample)
   const progress = reporter(options.onProgress)

@@ -2,6 +2,21 @@ export type { CollectGarbageOptions, CollectGarbageResult } from './collect-garb
 export { collectGarbage } from './collect-garbage.js'
 export type { DeletedRows } from './delete-gently.js'
 export { deleteCellGently, deleteSessionsGently } from './delete-gently.js'
+export { Lease } from './lease.js'
+export type { IntegrityFindings, MaintenanceRunnerOptions } from './maintenance-runner.js'
+export { MAINTENANCE_LEASE, MaintenanceRunner } from './maintenance-runner.js'
+export type {
+  MaintenanceSettings,
+  MaintenanceSettingsPatch,
+  MaintenanceTask,
+} from './maintenance-settings.js'
+export {
+  MAINTENANCE_SETTING,
+  MAINTENANCE_TASKS,
+  maintenanceSettingsSchema,
+  readMaintenanceSettings,
+  writeMaintenanceSettings,
+} from './maintenance-settings.js'
 export type {
   ApplyRetentionOptions,
   ArtifactReason,

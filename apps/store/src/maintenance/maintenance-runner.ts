@@ -75,6 +75,7 @@ export class MaintenanceRunner {
   #lastSeen = { dataVersion: -1, changes: -1 }
   #busyTicks = 0
   #leader = false
+  #lastError: string | undefined
 
   constructor(store: HiveStore, options: MaintenanceRunnerOptions = {}) {
     this.#store = store
@@ -188,21 +189,35 @@ export class MaintenanceRunner {
       try {
         await this.#tick()
       } catch (error) {
-        // A database that closed under us ends the loop; anything else waits for the next tick.
+        // A database that closed under us ends the loop; anything else is recorded (once while
+        // it lasts: settings edited by hand into nonsense, say) and waits for the next tick.
         if (this.#store.database.closed) break
-        if (!isHiveStorageError(error)) throw error
+        const failure = isHiveStorageError(error)
+          ? { code: error.code, message: error.message }
+          : { code: 'INTERNAL', message: (error as Error)?.message ?? String(error) }
+        if (failure.message !== this.#lastError) {
+          this.#lastError = failure.message
+          this.#store.operations.record('maintenance.runner', { startedAt: this.#now(), error: failure })
+        }
       }
     }
   }
 
   async #tick(): Promise<void> {
+    const quiet = this.#quiet()
     this.#leader = await this.#lease.acquire()
+    this.#remember() // the lease's own write is not the store being busy
     if (!this.#leader) return
-    if (this.#busy()) return
+    if (!quiet && this.#busyTicks < this.#options.maxBusyTicks) {
+      this.#busyTicks += 1
+      return
+    }
+    this.#busyTicks = 0
     const now = this.#now()
     const due = this.schedule()
       .filter((entry) => entry.enabled && entry.dueAt <= now)
       .sort((a, b) => a.dueAt - b.dueAt)[0]
+    this.#lastError = undefined // the schedule reads again
     if (!due) return
     // A long task renews the lease as it goes.
     const renew = setInterval(
@@ -214,24 +229,29 @@ export class MaintenanceRunner {
       await this.runTask(due.task)
     } finally {
       clearInterval(renew)
+      this.#remember() // nor are the task's own writes
     }
   }
 
-  /** Whether someone committed since the last tick (this connection or another): then maintenance waits, a while. */
-  #busy(): boolean {
+  /**
+   * Whether nobody committed since the last look: another connection (`data_version`) or this
+   * one (the store's own writers share the connection with the runner).
+   */
+  #quiet(): boolean {
+    const seen = this.#commits()
+    return seen.dataVersion === this.#lastSeen.dataVersion && seen.changes === this.#lastSeen.changes
+  }
+
+  #remember(): void {
+    if (!this.#store.database.closed) this.#lastSeen = this.#commits()
+  }
+
+  #commits(): { dataVersion: number; changes: number } {
     const sqlite = this.#store.database.sqlite
-    const seen = {
+    return {
       dataVersion: Number(sqlite.pragma('data_version', { simple: true })),
       changes: sqlite.prepare('SELECT total_changes()').pluck().get() as number,
     }
-    const changed = seen.dataVersion !== this.#lastSeen.dataVersion || seen.changes !== this.#lastSeen.changes
-    this.#lastSeen = seen
-    if (changed && this.#busyTicks < this.#options.maxBusyTicks) {
-      this.#busyTicks += 1
-      return true
-    }
-    this.#busyTicks = 0
-    return false
   }
 
   #tasks(): readonly MaintenanceTask[] {

@@ -4,7 +4,8 @@ import { insertEvent } from '@hive/queries'
 import { type Database, idSchema, ids, newCellSchema, newWorkspaceSchema } from '@hive/schema'
 import type { Transaction } from 'kysely'
 import { z } from 'zod'
-import { type ProgressListener, reporter } from '../progress.js'
+import { trackOperation } from '../operations/track-operation.js'
+import { fanOut, type ProgressListener, reporter } from '../progress.js'
 import type { OpencodeTargetStore } from './ingest-opencode-messages.js'
 import { type OpencodeFormatChoice, openOpencodeSource } from './open-opencode-source.js'
 import type {
@@ -118,6 +119,23 @@ type Trx = Transaction<Database>
  * ```
  */
 export async function importOpencode(
+  store: OpencodeTargetStore,
+  options: Parameters<typeof importOpencodeUntracked>[1],
+): ReturnType<typeof importOpencodeUntracked> {
+  return trackOperation(
+    store,
+    'import-opencode',
+    (progress) =>
+      importOpencodeUntracked(store, {
+        ...options,
+        onProgress: fanOut(progress, options?.onProgress),
+      } as typeof options),
+    (result) => ({ totals: (result as { totals?: unknown }).totals ?? null }),
+  )
+}
+
+/** {@link importOpencode} without its operation record. */
+async function importOpencodeUntracked(
   store: OpencodeTargetStore,
   options: ImportOpencodeOptions,
 ): Promise<OpencodeImportResult> {

@@ -71,18 +71,57 @@ export class OperationLog {
     kind: string,
     work: (progress: ProgressListener) => Promise<T>,
     figures: (result: T) => unknown = () => null,
+    options: {
+      /**
+       * Write nothing while it runs, and its record at the end only if this says so: for checks,
+       * which must not write to a database they may find damaged.
+       */
+      recordIf?: (result: T) => boolean
+    } = {},
   ): Promise<T> {
-    const operation = this.#start(kind)
+    const operation = this.#start(kind, options.recordIf !== undefined)
     try {
       const result = await work(operation.progress)
-      operation.finish('succeeded', figures(result), null)
+      operation.finish('succeeded', figures(result), null, options.recordIf?.(result) ?? true)
       return result
     } catch (error) {
       const failure = isHiveStorageError(error)
         ? { code: error.code, message: error.message }
         : { code: 'INTERNAL', message: (error as Error)?.message ?? String(error) }
-      operation.finish('failed', null, failure)
+      operation.finish('failed', null, failure, options.recordIf === undefined)
       throw error
+    }
+  }
+
+  /**
+   * Records an operation that already ended (one that could not keep a record while it ran,
+   * such as a restore that replaced the database). Best effort, like every record.
+   */
+  record(
+    kind: string,
+    outcome: { startedAt: number; result?: unknown; error?: { code: string; message: string } },
+  ): void {
+    const now = this.#config.now()
+    try {
+      if (!this.#hasTable()) return
+      this.#config.database.sqlite
+        .prepare(
+          'INSERT INTO operations (id, kind, state, pid, host, started_at, heartbeat_at, finished_at, result, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+        )
+        .run(
+          ids.operation(),
+          kind,
+          outcome.error ? 'failed' : 'succeeded',
+          process.pid,
+          this.#host,
+          outcome.startedAt,
+          now,
+          now,
+          outcome.result === undefined ? null : safeJson(outcome.result),
+          outcome.error ? JSON.stringify(outcome.error) : null,
+        )
+    } catch {
+      // Best effort.
     }
   }
 
@@ -172,7 +211,7 @@ export class OperationLog {
     }
   }
 
-  #start(kind: string) {
+  #start(kind: string, deferred = false) {
     if (!/^[a-z][a-z0-9_-]*(\.[a-z][a-z0-9_-]*)*$/.test(kind)) {
       throw new HiveStorageError(
         'INVALID_INPUT',
@@ -201,13 +240,15 @@ export class OperationLog {
       error: null,
     }
     // The record is best effort: an operation never fails because its bookkeeping could not be written.
+    let live = !deferred
     const write = (sql: string, ...params: unknown[]) => {
-      if (!this.#hasTable() || database.closed || database.readonly) return
+      if (!live) return
       try {
+        if (database.closed || database.readonly || !this.#hasTable()) return
         if (database.sqlite.inTransaction) return // inside someone's transaction: the next beat writes
         database.sqlite.prepare(sql).run(...params)
       } catch {
-        // Busy or read-only: the next beat tries again.
+        // Busy, read-only or damaged: the operation goes on; the next beat tries again.
       }
     }
     write(
@@ -251,8 +292,23 @@ export class OperationLog {
         state: 'succeeded' | 'failed',
         result: unknown,
         error: { code: string; message: string } | null,
+        record: boolean,
       ) => {
         clearInterval(timer)
+        if (!live && record) {
+          // A deferred record: written whole, now.
+          live = true
+          write(
+            'INSERT INTO operations (id, kind, state, pid, host, started_at, heartbeat_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+            row.id,
+            row.kind,
+            'running',
+            row.pid,
+            row.host,
+            row.started_at,
+            row.heartbeat_at,
+          )
+        }
         row.state = state
         row.finished_at = now()
         row.heartbeat_at = row.finished_at
