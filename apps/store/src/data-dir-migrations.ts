@@ -22,6 +22,7 @@ import {
 } from '@hive/migrations'
 import type { Database } from '@hive/schema'
 import { fsyncPath, openDatabase, quickCheck, restoreDatabase, type SqliteDatabase } from '@hive/sqlite'
+import { clearDamaged } from './damage-marker.js'
 import { type DataDirLayout, dataDirLayout, ensureDataDir } from './data-dir.js'
 import { openHiveDatabase } from './hive-database.js'
 import { type SnapshotInfo, SnapshotStore } from './snapshot-store.js'
@@ -208,6 +209,7 @@ export class DataDirMigrations {
     } else {
       installCopy(snapshot.path, layout)
     }
+    clearDamaged(layout.root) // another database now
     const restored = DataDirMigrations.open({
       dataDir: layout.root,
       readonly: true,

@@ -5,6 +5,7 @@ import { createQueryServices, type QueryServices } from '@hive/queries'
 import type { Database } from '@hive/schema'
 import { ReadPool, type ReadPoolOptions, type SqliteDatabase } from '@hive/sqlite'
 import { Kysely } from 'kysely'
+import { refuseIfDamaged } from './damage-marker.js'
 import { type DataDirLayout, ensureDataDir } from './data-dir.js'
 import { DataDirMigrations } from './data-dir-migrations.js'
 import { openHiveDatabase } from './hive-database.js'
@@ -30,6 +31,11 @@ export interface OpenHiveStoreOptions {
    * not for short commands). One runner works per data directory across processes.
    */
   readonly maintenance?: boolean | Omit<MaintenanceRunnerOptions, 'now'>
+  /**
+   * Open a data directory whose database a check found damaged (for checking it again); by
+   * default that is refused with `DATABASE_CORRUPT`, so that nothing writes to a damaged file.
+   */
+  readonly allowDamaged?: boolean
   readonly now?: () => number
 }
 
@@ -77,6 +83,7 @@ export interface HiveStore {
 export async function openHiveStore(options: OpenHiveStoreOptions): Promise<HiveStore> {
   const create = options.create ?? false
   const layout = ensureDataDir(options.dataDir, { create, writable: true })
+  if (!options.allowDamaged) refuseIfDamaged(layout.root)
   const migrations = DataDirMigrations.open({
     dataDir: layout.root,
     createDatabase: create,

@@ -114,7 +114,7 @@ describe('restoreBackup', () => {
     await backupDataDir({ dataDir, destination })
 
     const elsewhere = join(tempDir(), 'restored')
-    const fresh = await restoreBackup({ dataDir: elsewhere, from: destination })
+    const fresh = await restoreBackup({ dataDir: elsewhere, from: destination, create: true })
     expect(fresh.blobsAdded).toBe(fresh.verification.blobsVerified)
     expect(fresh.database.safety).toBeNull()
     const restored = await openHiveStore({ dataDir: elsewhere })
@@ -207,5 +207,28 @@ describe('restoreBackup', () => {
     expect(again.code).toBe(1)
     expect(again.stderr).toMatch(/^hive: .* exists already: a backup goes to a new directory \[CONFLICT\]\n$/)
     expect((await hiveInProcess(['--data-dir', dataDir, 'backup'])).code).toBe(2)
+  })
+
+  it('says when blobs were already missing, and backs up a store repaired by `hive check --repair`', async () => {
+    const { dataDir, store, log } = await populated()
+    const path = (await store.blobs.stat(log.blobHash)).path
+    await store.close()
+    execFileSync('rm', [path])
+    const gone = await hiveInProcess(['--data-dir', dataDir, 'backup', join(tempDir(), 'b')])
+    expect(gone.code).toBe(1)
+    expect(gone.stderr).toMatch(
+      /^hive: the backup is made, but 1 blobs .* were already missing .*\[NOT_FOUND\]\n$/,
+    )
+    // The repair marks the artifact missing: then nothing is missing that should be there.
+    expect((await hiveInProcess(['--data-dir', dataDir, 'check', '--repair'])).code).toBe(0)
+    const destination = join(tempDir(), 'b')
+    const repaired = await hiveInProcess(['--data-dir', dataDir, 'backup', destination])
+    expect(repaired).toMatchObject({ code: 0, stderr: '' })
+    expect((await hiveInProcess(['restore', destination, '--verify-only'])).code).toBe(0)
+    const restored = join(tempDir(), 'restored')
+    const result = await hiveInProcess(['--data-dir', restored, 'restore', destination])
+    expect(result.code).toBe(1) // a named directory must exist
+    expect(result.stderr).toMatch(/^hive: .*\[DATA_DIR_UNUSABLE\]\n$/)
+    expect(existsSync(restored)).toBe(false)
   })
 })

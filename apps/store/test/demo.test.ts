@@ -70,4 +70,28 @@ describe('hive demo', () => {
     expect(result.stderr).toMatch(/^hive: .*typo.* \[DATA_DIR_UNUSABLE\]\n$/)
     expect(existsSync(missing)).toBe(false)
   })
+
+  it('refuses a bad --seed before writing anything, and completes a seed that was cut short', async () => {
+    const dataDir = tempDir()
+    const bad = await hive(['--data-dir', dataDir, 'demo', '--seed', 'abc'])
+    expect(bad.code).toBe(2)
+    expect(bad.stderr).toMatch(/^hive: --seed must be a whole number .*\[INVALID_INPUT\]\n$/)
+    expect(existsSync(join(dataDir, 'hive.db'))).toBe(false)
+    // A seed killed half-way: the workspace and one cell, no mark that the demo is whole.
+    const half = await openHiveStore({ dataDir, create: true, migrate: 'auto' })
+    const ws = await half.services.workspaces.create({ name: 'acme-webapp', rootPath: '/demo/acme-webapp' })
+    await half.services.cells.create({
+      workspaceId: ws.id,
+      name: 'Plan: passwordless login',
+      type: 'planning',
+    })
+    await half.close()
+    const again = await hive(['--data-dir', dataDir, 'demo'])
+    expect(again.code).toBe(0)
+    expect(again.stdout).toContain('seeded the demo workspace acme-webapp')
+    const store = await openHiveStore({ dataDir })
+    expect(store.database.sqlite.prepare('SELECT count(*) FROM cells').pluck().get()).toBe(5)
+    expect(store.database.sqlite.prepare('SELECT count(*) FROM workspaces').pluck().get()).toBe(1)
+    await store.close()
+  })
 })

@@ -377,7 +377,9 @@ describe('hive check', () => {
     const text = await hive(['--data-dir', dir, 'check'])
     expect(text.code).toBe(1)
     expect(text.stderr).toBe('')
-    expect(text.stdout).toMatch(/problem {3}database-unreadable: .*not a SQLite database.*run `hive recover`/)
+    expect(text.stdout).toMatch(
+      /problem {3}database-unreadable: .*not a SQLite database.*restore a backup or a snapshot, or start over with `hive recover --force`/,
+    )
   })
 
   it('fails with one line when there is nothing to check', async () => {

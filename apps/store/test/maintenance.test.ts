@@ -1,10 +1,16 @@
 import { randomBytes } from 'node:crypto'
 import { existsSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+import { ids } from '@hive/schema'
+import { tempDir } from '@hive/testing'
 import { afterEach, describe, expect, it } from 'vitest'
 import {
   applyRetention,
   collectGarbage,
+  deleteSessionsGently,
+  exportBundle,
   type HiveStore,
+  importBundle,
   planRetention,
   readRetentionPolicy,
   storeUsage,
@@ -110,7 +116,7 @@ describe('storeUsage', () => {
     expect(fresh.disk).toBeNull()
 
     await expect(storeUsage(store, { cellId: 'nope' })).rejects.toMatchObject({ code: 'INVALID_INPUT' })
-    await expect(storeUsage(store, { cellId: cells.fresh.id.replace(/.$/, '0') })).rejects.toMatchObject({
+    await expect(storeUsage(store, { cellId: ids.cell() })).rejects.toMatchObject({
       code: 'NOT_FOUND',
     })
   })
@@ -306,15 +312,66 @@ describe('retention plan and apply', () => {
     expect(after.deleteArtifacts).toEqual([])
   })
 
-  it('leaves alone what changed since the plan was made', async () => {
-    const { store, cells } = await scenario()
-    const plan = await planRetention(store, { policy: POLICY, now: T0 + 45 * DAY })
-    expect(plan.archiveCells.map((c) => c.id)).toEqual([cells.old.id])
-    // The cell gets archived by hand meanwhile (so the planned transition no longer applies).
-    await store.services.cells.setStatus(cells.old.id, 'archived')
-    const result = await applyRetention(store, { policy: POLICY, now: T0 + 45 * DAY })
+  it('leaves alone what changed while it ran: a session resumed, a cell active again', async () => {
+    const { store, cells, sessions } = await scenario()
+    const messagesOf = (id: string) =>
+      store.database.sqlite.prepare('SELECT count(*) FROM messages WHERE session_id = ?').pluck().get(id)
+    const before = messagesOf(sessions.second.id)
+    const seen = new Set<string>()
+    const result = await applyRetention(store, {
+      policy: POLICY,
+      onProgress: (event) => {
+        if (seen.has(event.phase)) return
+        seen.add(event.phase)
+        // Between the plan and the work on each item, someone comes back to it.
+        if (event.phase === 'archiving cells')
+          store.database.sqlite
+            .prepare('UPDATE sessions SET updated_at = ? WHERE id = ?')
+            .run(Date.now(), sessions.third.id)
+        if (event.phase === 'deleting sessions')
+          store.database.sqlite
+            .prepare("UPDATE sessions SET status = 'active' WHERE id = ?")
+            .run(sessions.second.id)
+      },
+    })
+    expect(result.plan.archiveCells.map((c) => c.id)).toEqual([cells.old.id])
+    expect(result.plan.deleteSessions.map((s) => s.id)).toEqual([sessions.first.id, sessions.second.id])
+    expect(result.skipped).toEqual([
+      { id: cells.old.id, reason: 'active again since the plan was made' },
+      { id: sessions.second.id, reason: 'active again' },
+    ])
     expect(result.archivedCells).toBe(0)
-    expect(result.plan.archiveCells).toEqual([])
+    expect((await store.services.cells.get(cells.old.id)).status).toBe('completed')
+    expect(messagesOf(sessions.second.id)).toBe(before)
+    expect(messagesOf(sessions.first.id)).toBe(0)
+  })
+
+  it('stops deleting a session that gets a new message between batches, keeping its newest messages', async () => {
+    const { store, cells } = await scenario()
+    const big = await addSession(store, cells.old.id, { messages: 1200 })
+    let appended = false
+    const deleted = await deleteSessionsGently(
+      store,
+      [big.id],
+      () => {
+        if (appended) return
+        appended = true
+        // The agent resumes: a new message arrives after the first batch went.
+        store.database.sqlite
+          .prepare(
+            "INSERT INTO messages (id, session_id, seq, role, state, data, created_at, updated_at) VALUES (?, ?, 5000, 'user', 'completed', '{}', 1, 1)",
+          )
+          .run(ids.message(), big.id)
+      },
+      { onlyIdle: true },
+    )
+    expect(deleted.messages).toBe(500) // the first (oldest) batch only
+    expect(deleted.sessions).toBe(0)
+    expect(deleted.skipped).toEqual([{ id: big.id, reason: 'new messages since the deletion began' }])
+    const left = store.database.sqlite
+      .prepare('SELECT min(seq) AS first, count(*) AS n FROM messages WHERE session_id = ?')
+      .get(big.id) as { first: number; n: number }
+    expect(left).toEqual({ first: 500, n: 701 })
   })
 })
 
@@ -348,6 +405,32 @@ describe('collectGarbage', () => {
     expect(kept).toMatchObject({ removed: 0, keptYoung: 1 })
     expect(await collectGarbage(store, { graceMs: 5 * 60 * 1000 })).toMatchObject({ removed: 1 })
     await expect(collectGarbage(store, { graceMs: -1 })).rejects.toMatchObject({ code: 'INVALID_INPUT' })
+  })
+})
+
+describe('gc racing other writers', () => {
+  it('never takes a blob an import is about to refer to again', async () => {
+    const { store, cells } = await scenario()
+    const bundle = join(tempDir(), 'cell.tar')
+    await exportBundle(store, { cellIds: [cells.old.id], output: bundle })
+    await store.services.cells.delete(cells.old.id)
+    // Its blobs are now unreferenced and old: exactly what gc collects.
+    for await (const blob of store.blobs.list()) ageBlobFile(blob.path, 2 * 60 * 60 * 1000)
+    let sweeping: Promise<unknown> | undefined
+    await importBundle(store, {
+      input: bundle,
+      onProgress: (event) => {
+        // The moment the import has found the first blob it needs, a gc sweeps the store.
+        if (event.phase === 'storing blobs' && !sweeping) sweeping = collectGarbage(store)
+      },
+    })
+    await sweeping
+    const artifacts = store.database.sqlite
+      .prepare('SELECT blob_hash FROM artifacts')
+      .pluck()
+      .all() as string[]
+    expect(artifacts.length).toBeGreaterThan(0)
+    for (const hash of artifacts) expect(await store.blobs.has(hash), hash).toBe(true)
   })
 })
 
@@ -438,7 +521,7 @@ describe('hive retention, cells, gc, vacuum', () => {
     expect((await hive('cells', 'ls', '--status', 'archived')).stdout).toContain(cells.gone.id)
     expect((await hive('cells', 'ls', '--status', 'bogus')).code).toBe(2)
 
-    const missing = cells.fresh.id.replace(/.$/, '0')
+    const missing = ids.cell() // well-formed, and no such cell
     const partly = await hive('cells', 'rm', cells.fresh.id, missing)
     expect(partly.code).toBe(1)
     expect(partly.stderr).toBe(`hive: there is no cell ${missing} [NOT_FOUND]\n`)
@@ -449,6 +532,17 @@ describe('hive retention, cells, gc, vacuum', () => {
     const reopened = await clockedStore(dataDir)
     expect(counts(reopened.store)).toEqual(before)
     await reopened.store.close()
+
+    // Archiving several: a wrong id or a cell that cannot be archived, and none is.
+    const partlyArchived = await hive('cells', 'archive', cells.old.id, missing)
+    expect(partlyArchived.code).toBe(1)
+    expect(partlyArchived.stderr).toMatch(/\[NOT_FOUND\]\n$/)
+    const notArchivable = await hive('cells', 'archive', cells.old.id, cells.gone.id)
+    expect(notArchivable.code).toBe(1)
+    expect(notArchivable.stderr).toMatch(/cannot go from archived to archived.*\[CONFLICT\]/)
+    const check = await clockedStore(dataDir)
+    expect((await check.store.services.cells.get(cells.old.id)).status).toBe('completed')
+    await check.store.close()
 
     const removed = await hive('cells', 'rm', cells.fresh.id)
     expect(removed).toMatchObject({ code: 0, stderr: '' })
@@ -476,6 +570,29 @@ describe('hive retention, cells, gc, vacuum', () => {
     const found = await hiveInProcess(['--data-dir', dataDir, 'search', 'ancient'])
     expect(found.code).toBe(0)
     expect(found.stdout).toMatch(/\[ancient\] words number/)
+    // Filters before or after the text; a cell filter takes one id each time.
+    const { cells } = await clockedStore(dataDir).then(async (opened) => {
+      const ids = opened.store.database.sqlite
+        .prepare('SELECT id FROM cells ORDER BY name')
+        .pluck()
+        .all() as string[]
+      await opened.store.close()
+      return { cells: ids }
+    })
+    const filtered = await hiveInProcess([
+      '--data-dir',
+      dataDir,
+      'search',
+      '--cell',
+      cells[1] as string,
+      'ancient',
+      '--json',
+    ])
+    expect(filtered.code).toBe(0)
+    expect(JSON.parse(filtered.stdout).hits).toEqual([])
+    const wrong = await hiveInProcess(['--data-dir', dataDir, 'search', '--cell', 'nope', 'ancient'])
+    expect(wrong.code).toBe(2)
+    expect(wrong.stderr).toMatch(/^hive: invalid .*cell.*\[INVALID_INPUT\]\n$/)
     const none = await hiveInProcess(['--data-dir', dataDir, 'search', '"no such phrase anywhere"'])
     expect(none.stdout).toBe('no matches\n')
     // FTS syntax from a user is text, never an error.

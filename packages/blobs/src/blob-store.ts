@@ -270,6 +270,25 @@ export class BlobStore {
     return (await this.#locate(hash)) !== undefined
   }
 
+  /**
+   * Marks a stored blob as in use now, as a `put` of the same content would (its file's time is
+   * refreshed), so that a gc sweep racing with a new reference to it keeps it. Returns false when
+   * the blob is not there (any more): then store the content again. Use it before writing a row
+   * that names a blob you did not just put (an import, say).
+   */
+  async claim(hash: string): Promise<boolean> {
+    const located = await this.#locate(hash)
+    if (located === undefined) return false
+    try {
+      const now = this.#now()
+      await this.#fs.utimes(located.path, now, now)
+      return true
+    } catch (error) {
+      if (errorCode(error) === 'ENOENT') return false // swept just now
+      throw toIoError(error, `cannot refresh ${located.path}`, located.path)
+    }
+  }
+
   /** Size, encoding and place of a blob, from its file's size and seek table (no content read). */
   async stat(hash: string): Promise<BlobInfo> {
     const located = await this.#mustLocate(hash)

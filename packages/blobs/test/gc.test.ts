@@ -81,3 +81,18 @@ describe('BlobStore.gc', () => {
     })
   })
 })
+
+describe('BlobStore.claim', () => {
+  it('refreshes a stored blob so that gc keeps it, and says when it is gone', async () => {
+    const { blobs } = store()
+    const blob = await blobs.put(text(5000, 9))
+    age((await blobs.stat(blob.hash)).path, 2 * HOUR)
+    expect(await blobs.claim(blob.hash)).toBe(true)
+    // Claimed just now: younger than the grace period, unreferenced or not.
+    expect((await blobs.gc({ isLive: () => false })).removed).toEqual([])
+    expect(await blobs.has(blob.hash)).toBe(true)
+    expect((await blobs.gc({ isLive: () => false, graceMs: 0 })).removed).toHaveLength(1)
+    expect(await blobs.claim(blob.hash)).toBe(false)
+    expect(await blobs.claim('0'.repeat(64))).toBe(false)
+  })
+})

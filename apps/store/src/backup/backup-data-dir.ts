@@ -151,7 +151,7 @@ function readSnapshot(path: string): { hashes: string[]; schemaVersion: string |
   const database = openDatabase(path, { readonly: true, create: false })
   try {
     const hashes = database.sqlite
-      .prepare('SELECT DISTINCT blob_hash FROM artifacts ORDER BY blob_hash')
+      .prepare("SELECT DISTINCT blob_hash FROM artifacts WHERE status = 'available' ORDER BY blob_hash")
       .pluck()
       .all() as string[]
     const schemaVersion =

@@ -61,7 +61,7 @@ export async function verifyBackup(
           problems.push({ code: 'DATABASE_CORRUPT', message: `integrity_check: ${check.problems[0]}` })
         else
           hashes = opened.sqlite
-            .prepare('SELECT DISTINCT blob_hash FROM artifacts ORDER BY blob_hash')
+            .prepare("SELECT DISTINCT blob_hash FROM artifacts WHERE status = 'available' ORDER BY blob_hash")
             .pluck()
             .all() as string[]
       } finally {
@@ -106,8 +106,10 @@ export async function verifyBackup(
 }
 
 export interface RestoreBackupOptions {
-  /** The data directory restored into (created when missing). */
+  /** The data directory restored into. */
   readonly dataDir: string
+  /** Create the data directory when missing (default false: a mistyped path fails). */
+  readonly create?: boolean
   /** The backup directory. */
   readonly from: string
   readonly onProgress?: ProgressListener
@@ -143,7 +145,7 @@ export async function restoreBackup(options: RestoreBackupOptions): Promise<Rest
       },
     )
   }
-  const layout = ensureDataDir(options.dataDir, { create: true, writable: true })
+  const layout = ensureDataDir(options.dataDir, { create: options.create ?? false, writable: true })
   const source = join(verification.path, 'blobs')
   const sourceBlobs = new BlobStore({ root: source })
   const target = new BlobStore({ root: layout.blobs })
@@ -181,7 +183,6 @@ export async function restoreBackup(options: RestoreBackupOptions): Promise<Rest
   const database = await DataDirMigrations.restore({
     dataDir: layout.root,
     file: join(verification.path, verification.manifest.database.file),
-    create: true,
     ...(options.now ? { now: options.now } : {}),
   })
   progress({ phase: 'database', done: 1, total: 1 })

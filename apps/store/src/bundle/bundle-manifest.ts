@@ -35,7 +35,10 @@ export const bundleManifestSchema = z
         >,
       )
       .strict(),
-    /** Blob files. */
+    /**
+     * Blob files (entries under `blobs/`). A blob whose artifacts are all marked missing may have
+     * a row and no file, so this can be less than `counts.blobs`.
+     */
     blobs: count,
     /** Every entry but the manifest, in the order written. */
     entries: z.array(z.object({ path: z.string(), size: count, sha256 }).strict()),

@@ -41,6 +41,11 @@ export interface ExportBundleResult {
   /** Blob files written, and their bytes (as stored, compressed). */
   readonly blobs: number
   readonly blobBytes: number
+  /**
+   * Blobs exported as a row only: their files are gone from the store, and every exported
+   * artifact that uses them is marked missing (as `hive check --repair` leaves them).
+   */
+  readonly missingBlobs: number
   /** Tar entries, the manifest included. */
   readonly entries: number
   /** Bytes of the bundle. */
@@ -64,7 +69,9 @@ const ENTRY_MODE = 0o600
  * Writes the cells of a store (some cells, or a whole workspace) as a bundle: a standard tar
  * holding their rows as JSON lines (`rows/<table>.jsonl`), the blob files their artifacts refer
  * to, byte for byte as stored (`blobs/sha256/ab/<hash>[.lz4]`), and last `manifest.json` with the
- * format and schema versions, counts, and the SHA-256 of every entry. Rows are read in one
+ * format and schema versions, counts, and the SHA-256 of every entry. A blob whose file is gone
+ * and whose artifacts are all marked missing (by `hive check --repair`) is exported as its row
+ * only; a missing file that an available artifact needs fails the export (`NOT_FOUND`). Rows are read in one
  * snapshot on a connection of their own, and everything streams: memory stays bounded however
  * large the cells are. Import it with {@link importBundle}.
  *
@@ -180,12 +187,27 @@ async function exportBundleUntracked(
         progress({ phase: 'rows', done: doneRows, total: totalRows })
       }
       let blobBytes = 0
+      let blobFiles = 0
+      let missingBlobs = 0
+      // Whether an exported artifact still counts on a blob (the snapshot's view).
+      const needed = reader.sqlite
+        .prepare(
+          `SELECT 1 FROM artifacts WHERE blob_hash = @hash AND status != 'missing'
+             AND cell_id IN (SELECT value FROM json_each(@cells)) LIMIT 1`,
+        )
+        .pluck()
       for (const [index, hash] of hashes.entries()) {
         let info: Awaited<ReturnType<HiveStore['blobs']['stat']>>
         try {
           info = await store.blobs.stat(hash)
         } catch (error) {
           if (!isHiveStorageError(error, 'NOT_FOUND')) throw error
+          if (needed.get({ hash, cells: params.cells }) === undefined) {
+            // Its artifacts are marked missing (quarantined by a repair): the row goes, no file.
+            missingBlobs += 1
+            progress({ phase: 'blobs', done: index + 1, total: hashes.length, bytes: blobBytes })
+            continue
+          }
           throw new HiveStorageError(
             'NOT_FOUND',
             `blob ${hash}, which an exported artifact refers to, is missing from ${store.blobs.root} (see \`hive check\`)`,
@@ -194,6 +216,7 @@ async function exportBundleUntracked(
         }
         await add(blobPath(hash, info.encoding), info.storedSize, readFile(info.path))
         blobBytes += info.storedSize
+        blobFiles += 1
         progress({ phase: 'blobs', done: index + 1, total: hashes.length, bytes: blobBytes })
       }
       const manifest: BundleManifest = {
@@ -203,7 +226,7 @@ async function exportBundleUntracked(
         createdAt,
         scope: scope.workspaceId === undefined ? { cells: cellIds } : { workspace: scope.workspaceId },
         counts,
-        blobs: hashes.length,
+        blobs: blobFiles,
         entries,
       }
       const text = Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`)
@@ -217,8 +240,9 @@ async function exportBundleUntracked(
         schemaVersion,
         cellIds,
         counts,
-        blobs: hashes.length,
+        blobs: blobFiles,
         blobBytes,
+        missingBlobs,
         entries: entries.length + 1,
         bytes,
       }

@@ -61,8 +61,17 @@ export interface ImportBundleResult {
   readonly schemaVersion: string
   readonly scope: BundleManifest['scope']
   readonly tables: Readonly<Record<BundleTableName, Readonly<TableOutcome>>>
-  /** Blob files: stored now, or already in the store; and the content bytes of the bundle's blobs. */
-  readonly blobs: { readonly stored: number; readonly present: number; readonly bytes: number }
+  /**
+   * Blob files: stored now, or already in the store; blobs whose content neither the bundle nor
+   * the store has (their artifacts are all marked missing: written as rows only); and the content
+   * bytes of the blobs stored or present.
+   */
+  readonly blobs: {
+    readonly stored: number
+    readonly present: number
+    readonly missing: number
+    readonly bytes: number
+  }
   /** The bundle's cells and their ids in this store (new ones under `rename`). */
   readonly cells: ReadonlyArray<{ readonly bundleId: string; readonly id: string }>
 }
@@ -93,6 +102,9 @@ type Row = Record<string, unknown>
  * between rows, and every blob file against its hash. Then the blobs are stored, and all rows are
  * written in one SQLite transaction: the import happens entirely or not at all, and the staging
  * directory is removed either way. The search index follows the rows (the database's triggers).
+ * A blob row may come without its file only if every artifact of the bundle that uses it is
+ * marked missing (as `hive check --repair` leaves them): its row is written as the bundle has it,
+ * and no file is stored.
  *
  * @example
  * ```ts
@@ -151,10 +163,11 @@ async function importBundleUntracked(
     checkEntries(manifest, staged)
     const plan = await validateRows(staged, manifest, config.onConflict, olderSchema, progress)
     const blobStore = new BlobStore({ root: join(staging, 'blobs'), durable: false })
-    await verifyBlobs(blobStore, staged, plan.blobs, progress)
+    const absent = await verifyBlobs(blobStore, staged, plan, progress)
 
-    // Everything checked: now the store changes. Blobs first, so no row ever names a missing one.
-    const blobs = await storeBlobs(store, blobStore, plan.blobs, progress)
+    // Everything checked: now the store changes. Blobs first, so no row ever names a missing one
+    // (but those of artifacts marked missing, which the bundle has no content of).
+    const blobs = await storeBlobs(store, blobStore, plan.blobs, absent, progress)
     const tables = await writeRows(store, staged, plan, blobs.files, progress)
     store.invalidateCaches()
     return {
@@ -163,7 +176,7 @@ async function importBundleUntracked(
       schemaVersion: manifest.schemaVersion,
       scope: manifest.scope,
       tables,
-      blobs: { stored: blobs.stored, present: blobs.present, bytes: blobs.bytes },
+      blobs: { stored: blobs.stored, present: blobs.present, missing: blobs.missing, bytes: blobs.bytes },
       cells: plan.cells.map((bundleId) => ({ bundleId, id: plan.ids.get(bundleId) ?? bundleId })),
     }
   } finally {
@@ -270,6 +283,11 @@ interface ImportPlan {
   readonly ids: Map<string, string>
   /** Blob rows of the bundle: hash → content size. */
   readonly blobs: Map<string, number>
+  /**
+   * Blobs that artifacts of the bundle use, all of them marked missing (none available): the only
+   * ones whose row may come without a file.
+   */
+  readonly missingOnly: Set<string>
   /** The bundle's cell ids. */
   readonly cells: string[]
   readonly totalRows: number
@@ -305,9 +323,13 @@ async function validateRows(
     olderSchema,
     ids: new Map(),
     blobs: new Map(),
+    missingOnly: new Set(),
     cells: [],
     totalRows: 0,
   }
+  /** Blobs by whether an artifact of the bundle needs their content, or is marked missing. */
+  const needed = new Set<string>()
+  const markedMissing = new Set<string>()
   let done = 0
   for (const table of BUNDLE_TABLES) {
     const path = rowsPath(table.name)
@@ -346,6 +368,9 @@ async function validateRows(
         else if (!targets.has(value)) throw dangling(where, reference.column, value)
       }
       if (table.name === 'blobs') plan.blobs.set(row.hash as string, row.size as number)
+      if (table.name === 'artifacts') {
+        ;(row.status === 'missing' ? markedMissing : needed).add(row.blob_hash as string)
+      }
       if (table.name === 'cells') plan.cells.push(row.id as string)
       if (policy === 'rename' && table.id) plan.ids.set(row[table.id.column] as string, ids[table.id.kind]())
       done += 1
@@ -361,6 +386,7 @@ async function validateRows(
   for (const { table, where, value } of pending) {
     if (!keys.get(table)?.has(value)) throw dangling(where, table, value)
   }
+  for (const hash of markedMissing) if (!needed.has(hash)) plan.missingOnly.add(hash)
   progress({ phase: 'validating', done, total: done })
   return { ...plan, totalRows: done }
 }
@@ -393,13 +419,17 @@ function compareKeys(a: readonly string[], b: readonly string[]): number {
   return 0
 }
 
-/** Each blob row has its file and each file its row; each file's content matches its name. */
+/**
+ * Each blob row has its file (but those whose artifacts are all marked missing may have none) and
+ * each file its row; each file's content matches its name. Returns the blobs without a file.
+ */
 async function verifyBlobs(
   blobStore: BlobStore,
   staged: StagedBundle,
-  blobs: ReadonlyMap<string, number>,
+  plan: ImportPlan,
   progress: ProgressListener,
-): Promise<void> {
+): Promise<Set<string>> {
+  const { blobs, missingOnly } = plan
   const files = new Map<string, StagedEntry>()
   for (const staging of staged.entries.values()) {
     if (staging.entry.kind !== 'blob') continue
@@ -409,11 +439,20 @@ async function verifyBlobs(
       throw bundleInvalid(`blob file ${staging.entry.path} has no row in rows/blobs.jsonl`, hash)
     files.set(hash, staging)
   }
+  const absent = new Set<string>()
   let done = 0
   let bytes = 0
   for (const [hash, size] of blobs) {
-    if (!files.has(hash))
-      throw bundleInvalid(`blob ${hash} of rows/blobs.jsonl has no file in the bundle`, hash)
+    if (!files.has(hash)) {
+      if (!missingOnly.has(hash)) {
+        throw bundleInvalid(
+          `blob ${hash} of rows/blobs.jsonl has no file in the bundle (only a blob whose artifacts are all marked missing may have none)`,
+          hash,
+        )
+      }
+      absent.add(hash)
+      continue
+    }
     try {
       const content = await blobStore.open(hash)
       if (content.size !== size) {
@@ -430,8 +469,9 @@ async function verifyBlobs(
     }
     done += 1
     bytes += size
-    progress({ phase: 'verifying blobs', done, total: blobs.size, bytes })
+    progress({ phase: 'verifying blobs', done, total: files.size, bytes })
   }
+  return absent
 }
 
 interface StoredBlob {
@@ -439,22 +479,39 @@ interface StoredBlob {
   readonly encoding: 'lz4-frames' | 'raw'
 }
 
-/** Puts the bundle's blobs into the store (those it lacks), as the blob store writes them. */
+/**
+ * Puts the bundle's blobs into the store (those it lacks), as the blob store writes them. Blobs
+ * `absent` from the bundle (their artifacts are marked missing) are not stored: the store's file,
+ * if it has one, is used; else they get no file, and no entry in the map returned.
+ */
 async function storeBlobs(
   store: HiveStore,
   blobStore: BlobStore,
   blobs: ReadonlyMap<string, number>,
+  absent: ReadonlySet<string>,
   progress: ProgressListener,
-): Promise<{ files: Map<string, StoredBlob>; stored: number; present: number; bytes: number }> {
+): Promise<{
+  files: Map<string, StoredBlob>
+  stored: number
+  present: number
+  missing: number
+  bytes: number
+}> {
   const files = new Map<string, StoredBlob>()
   let stored = 0
   let present = 0
+  let missing = 0
   let bytes = 0
   for (const [hash, size] of blobs) {
-    if (await store.blobs.has(hash)) {
+    // Claimed, not merely found: a gc sweeping meanwhile keeps it (or it is stored again).
+    if (await store.blobs.claim(hash)) {
       const info = await store.blobs.stat(hash)
       files.set(hash, { storedSize: info.storedSize, encoding: info.encoding })
       present += 1
+    } else if (absent.has(hash)) {
+      missing += 1
+      progress({ phase: 'storing blobs', done: stored + present + missing, total: blobs.size, bytes })
+      continue
     } else {
       const content = await blobStore.open(hash)
       const result = await store.blobs.put(content.stream())
@@ -465,9 +522,9 @@ async function storeBlobs(
       stored += 1
     }
     bytes += size
-    progress({ phase: 'storing blobs', done: stored + present, total: blobs.size, bytes })
+    progress({ phase: 'storing blobs', done: stored + present + missing, total: blobs.size, bytes })
   }
-  return { files, stored, present, bytes }
+  return { files, stored, present, missing, bytes }
 }
 
 /** Writes every row in one transaction, following the conflict policy. */
@@ -566,10 +623,13 @@ class TableWriter {
     const table = this.#table
     const row = this.#remap(bundleRow)
     if (table.name === 'blobs') {
-      // Content-addressed: a blob the store has is the same blob. The row describes the file here.
-      const file = this.#blobs.get(row.hash as string) as StoredBlob
-      row.stored_size = file.storedSize
-      row.encoding = file.encoding
+      // Content-addressed: a blob the store has is the same blob. The row describes the file here;
+      // one that neither has (its artifacts are marked missing) keeps the bundle's description.
+      const file = this.#blobs.get(row.hash as string)
+      if (file) {
+        row.stored_size = file.storedSize
+        row.encoding = file.encoding
+      }
       if (this.#find.get(row)) this.#outcome.skipped += 1
       else {
         this.#insert.run(row)

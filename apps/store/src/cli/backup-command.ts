@@ -41,11 +41,12 @@ export function registerBackup(program: Command, state: CliState): void {
           context.out(
             `backed up to ${result.path}: database ${bytes(manifest.database.bytes)} (schema ${manifest.schemaVersion ?? 'empty'}), ${manifest.blobs.count} blobs ${bytes(manifest.blobs.bytes)} (${result.linked} hard-linked, ${result.copied} copied)`,
           )
-          if (manifest.blobs.missing.length > 0)
-            context.out(
-              `warning: ${manifest.blobs.missing.length} blobs the database refers to were already missing (see \`hive check\`)`,
-            )
         }
+        // The backup is complete, but what it backs up has a problem: said on stderr, exit 1.
+        if (manifest.blobs.missing.length > 0)
+          context.io.stderr(
+            `hive: the backup is made, but ${manifest.blobs.missing.length} blobs that artifacts refer to were already missing from the data directory: run \`hive check --repair\` [NOT_FOUND]\n`,
+          )
         return manifest.blobs.missing.length > 0 ? 1 : 0
       }),
     )
@@ -78,6 +79,8 @@ export function registerBackup(program: Command, state: CliState): void {
             restoreBackup({
               dataDir: context.dataDir.path,
               from: source as string,
+              // The default directory is created (a new machine); a named one must exist.
+              create: context.dataDir.isDefault,
               onProgress: fanOut(progress, bar.listener),
               now: context.io.now,
             }),

@@ -3,7 +3,7 @@ import type { Command } from 'commander'
 import { seedDemo } from '../demo/seed-demo.js'
 import { checkStore } from '../integrity/check-store.js'
 import { storeUsage, withBlobFiles } from '../maintenance/usage.js'
-import { action, type CliState, command } from './context.js'
+import { action, type CliState, command, wholeNumber } from './context.js'
 import { describeSearch, describeUsage } from './maintenance-command.js'
 
 /** The text `hive demo` searches for after seeding. */
@@ -15,7 +15,7 @@ export function registerDemo(program: Command, state: CliState): void {
     .option('--seed <n>', 'another demo (default 42)')
     .action(
       action<{ seed?: string }>(state, async (context, options) => {
-        const seed = options.seed === undefined ? 42 : Number(options.seed)
+        const seed = wholeNumber('--seed', options.seed, 0) ?? 42
         // The default directory is created; a named one must exist (a typo fails), its database is created.
         const create = context.dataDir.isDefault || existsSync(context.dataDir.path)
         const store = await context.openStore({ create, migrate: 'auto' })

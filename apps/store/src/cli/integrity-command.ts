@@ -4,7 +4,7 @@ import { checkDataDir } from '../integrity/check-data-dir.js'
 import type { CheckReport } from '../integrity/check-report.js'
 import { type RecoverReport, recoverDatabase } from '../integrity/recover-database.js'
 import { action, type CliState, command } from './context.js'
-import { bytes, table } from './format.js'
+import { bytes, oneLine, table } from './format.js'
 
 interface CheckCliOptions {
   full?: boolean
@@ -107,11 +107,11 @@ Afterwards run \`hive check\`. See docs/recovery.md.`,
 function describeCheck(report: CheckReport, repair: boolean): string {
   const lines = [`data directory  ${report.dataDir}`]
   if (repair) {
-    for (const problem of report.found) lines.push(`found     ${problem.kind}: ${problem.message}`)
-    for (const action of report.repaired) lines.push(`repaired  ${action.kind}: ${action.message}`)
+    for (const problem of report.found) lines.push(`found     ${problem.kind}: ${oneLine(problem.message)}`)
+    for (const action of report.repaired) lines.push(`repaired  ${action.kind}: ${oneLine(action.message)}`)
     if (report.found.length > 0 && report.repaired.length === 0) lines.push('repaired  nothing')
   }
-  for (const problem of report.problems) lines.push(`problem   ${problem.kind}: ${problem.message}`)
+  for (const problem of report.problems) lines.push(`problem   ${problem.kind}: ${oneLine(problem.message)}`)
   const { files, rows } = report.orphans
   if (files.length > 0) {
     const total = files.reduce((sum, file) => sum + file.storedSize, 0)
@@ -156,7 +156,7 @@ function describeRecover(report: RecoverReport): string {
     '',
   )
   lines.push(`search index rebuilt: ${report.searchDocuments} document(s)`)
-  for (const action of report.repaired) lines.push(`repaired  ${action.kind}: ${action.message}`)
+  for (const action of report.repaired) lines.push(`repaired  ${action.kind}: ${oneLine(action.message)}`)
   const { salvaged, lost, rejected, uncounted } = report.totals
   lines.push(
     `${salvaged} row(s) salvaged, ${lost} lost${uncounted.length > 0 ? ` (and an unknown number in ${uncounted.join(', ')})` : ''}, ${rejected} rejected`,

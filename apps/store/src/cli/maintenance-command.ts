@@ -1,6 +1,12 @@
 import { HiveStorageError } from '@hive/errors'
 import type { SearchHit } from '@hive/queries'
-import { ARTIFACT_TYPES, CELL_STATUSES, type CellStatus } from '@hive/schema'
+import {
+  ARTIFACT_TYPES,
+  CELL_STATUS_TRANSITIONS,
+  CELL_STATUSES,
+  type CellStatus,
+  canTransition,
+} from '@hive/schema'
 import type { Command } from 'commander'
 import { collectGarbage } from '../maintenance/collect-garbage.js'
 import { deleteCellGently } from '../maintenance/delete-gently.js'
@@ -90,7 +96,10 @@ export function registerMaintenance(program: Command, state: CliState): void {
   command(program, 'search', 'search transcripts, plans, artifacts and cells across all cells')
     .argument('<text...>', 'what to look for ("quoted phrase", prefix*)')
     .option('--workspace <id>', 'only this workspace')
-    .option('--cell <id...>', 'only these cells')
+    .option('--cell <id>', 'only this cell (repeat for several)', (id: string, ids: string[] = []) => [
+      ...ids,
+      id,
+    ])
     .option('--limit <n>', 'hits to show (default 10)')
     .action(
       action<{ workspace?: string; cell?: string[]; limit?: string }>(state, (context, options, words) =>
@@ -276,6 +285,16 @@ function registerCells(program: Command, state: CliState): void {
     .action(
       action(state, (context, _options, ids) =>
         withStore(context, async (store) => {
+          // Every id is checked before any cell changes: all of them are archived, or none.
+          for (const id of ids) {
+            const cell = await store.services.cells.get(id)
+            if (!canTransition(cell.status, 'archived'))
+              throw new HiveStorageError(
+                'CONFLICT',
+                `cell ${id} cannot go from ${cell.status} to archived (allowed: ${CELL_STATUS_TRANSITIONS[cell.status].join(', ') || 'none'})`,
+                { value: id },
+              )
+          }
           const archived = []
           for (const id of ids)
             archived.push(await store.services.cells.setStatus(id, 'archived', { source: 'human' }))

@@ -1,6 +1,8 @@
 import { HiveStorageError, isHiveStorageError } from '@hive/errors'
 import { hiveMigrations, type MigrationRunResult, type MigrationStatus } from '@hive/migrations'
 import type { Command } from 'commander'
+import { refuseIfDamaged } from '../damage-marker.js'
+import { dataDirLayout } from '../data-dir.js'
 import { DataDirMigrations } from '../data-dir-migrations.js'
 import { trackOnDataDir } from '../operations/track-operation.js'
 import type { SnapshotInfo } from '../snapshot-store.js'
@@ -60,6 +62,9 @@ export async function migrateCommand(args: MigrateArgs, io: CliIo): Promise<numb
       )
     }
   }
+  // Migrating writes: never to a database a check found damaged.
+  if ((args.action === 'up' || args.action === 'down') && !args.dryRun)
+    refuseIfDamaged(dataDirLayout(args.dataDir).root)
   const migrations = DataDirMigrations.open({
     dataDir: args.dataDir,
     createDatabase: args.action === 'up' && !args.dryRun,

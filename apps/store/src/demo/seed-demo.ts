@@ -1,4 +1,5 @@
 import type { CellStatus } from '@hive/schema'
+import { deleteCellGently } from '../maintenance/delete-gently.js'
 import { demoOpencodeSessions } from '../opencode/demo-sessions.js'
 import { ingestOpencodeMessages } from '../opencode/ingest-opencode-messages.js'
 import { type ProgressListener, reporter } from '../progress.js'
@@ -7,6 +8,8 @@ import { buildLog, planText, random, testLog, unifiedDiff } from './demo-content
 
 /** Where the demo workspace says it lives: it marks the demo data in a store. */
 export const DEMO_ROOT = '/demo/acme-webapp'
+/** The settings key written once the demo is seeded whole. */
+const DEMO_SETTING = 'demo'
 
 export interface DemoSeedResult {
   /** False when the demo workspace was there already (nothing was written). */
@@ -81,8 +84,24 @@ export async function seedDemo(
   const progress = reporter(options.onProgress)
   const s = store.services
   const existing = (await s.workspaces.list()).find((w) => w.rootPath === DEMO_ROOT)
-  if (existing) {
+  const done = store.database.sqlite
+    .prepare('SELECT value FROM settings WHERE key = ?')
+    .pluck()
+    .get(DEMO_SETTING)
+  if (existing && done !== undefined) {
     return { seeded: false, workspaceId: existing.id, cells: 0, sessions: 0, messages: 0, artifacts: 0 }
+  }
+  if (existing) {
+    // A seed cut short (killed, disk full): its half goes, and the demo is seeded again whole.
+    const cells = store.database.sqlite
+      .prepare('SELECT id FROM cells WHERE workspace_id = ?')
+      .pluck()
+      .all(existing.id) as string[]
+    for (const id of cells) await deleteCellGently(store, id)
+    await store.database.writeTransaction(() => {
+      store.database.sqlite.prepare('DELETE FROM workspaces WHERE id = ?').run(existing.id)
+    })
+    store.invalidateCaches()
   }
   const seed = options.seed ?? 42
   const next = random(seed)
@@ -182,6 +201,14 @@ export async function seedDemo(
     testLog(seed + 2, { failing: true }),
   )
   artifacts += 2
+  // The mark that the demo is whole: written last.
+  await store.database.writeTransaction(() => {
+    store.database.sqlite
+      .prepare(
+        'INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+      )
+      .run(DEMO_SETTING, JSON.stringify({ seed, workspaceId: workspace.id }), Date.now())
+  })
   progress({ phase: 'cells', done: CELLS.length, total: CELLS.length })
   return { seeded: true, workspaceId: workspace.id, cells: CELLS.length, sessions, messages, artifacts }
 }

@@ -1,4 +1,5 @@
 import { isHiveStorageError } from '@hive/errors'
+import { markDamaged } from '../damage-marker.js'
 import { dataDirLayout } from '../data-dir.js'
 import { type HiveStore, openHiveStore } from '../store.js'
 import type { CheckProblem, CheckReport } from './check-report.js'
@@ -23,14 +24,27 @@ export async function checkDataDir(
   const { dataDir, ...check } = options
   let store: HiveStore
   try {
-    store = await openHiveStore({ dataDir, cache: false, ...(options.now ? { now: options.now } : {}) })
+    store = await openHiveStore({
+      dataDir,
+      cache: false,
+      allowDamaged: true,
+      ...(options.now ? { now: options.now } : {}),
+    })
   } catch (error) {
     if (!isHiveStorageError(error, 'DATABASE_CORRUPT', 'NOT_A_DATABASE')) throw error
     const problem: CheckProblem = {
       kind: 'database-unreadable',
-      message: `${error.message}: run \`hive recover\` (see docs/recovery.md)`,
+      message:
+        error.code === 'NOT_A_DATABASE'
+          ? `${error.message}: nothing in it is readable; restore a backup or a snapshot, or start over with \`hive recover --force\` (see docs/recovery.md)`
+          : `${error.message}: run \`hive recover\` (see docs/recovery.md)`,
       details: { code: error.code, error: error.message },
     }
+    markDamaged(dataDirLayout(dataDir).root, {
+      foundAt: (options.now ?? Date.now)(),
+      by: 'hive check',
+      problem: error.message,
+    })
     return {
       ok: false,
       dataDir: dataDirLayout(dataDir).root,

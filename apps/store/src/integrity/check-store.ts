@@ -1,5 +1,6 @@
 import { type HiveStorageError, isHiveStorageError } from '@hive/errors'
 import { integrityCheck, quickCheck, toHiveStorageError } from '@hive/sqlite'
+import { clearDamaged, markDamaged } from '../damage-marker.js'
 import { trackOperation } from '../operations/track-operation.js'
 import { fanOut, type ProgressListener, reporter } from '../progress.js'
 import { SnapshotStore } from '../snapshot-store.js'
@@ -76,7 +77,7 @@ interface Inspection {
  * ```
  */
 export async function checkStore(store: HiveStore, options: CheckOptions = {}): Promise<CheckReport> {
-  return trackOperation(
+  const report = await trackOperation(
     store,
     options?.repair ? 'check.repair' : 'check',
     (progress) =>
@@ -96,6 +97,16 @@ export async function checkStore(store: HiveStore, options: CheckOptions = {}): 
         !report.found.some((p) => p.kind === 'database-corrupt' || p.kind === 'database-unreadable'),
     },
   )
+  // A damaged database is marked, so that nothing but check and recover opens it; a sound one is cleared.
+  const damaged = report.found.find((p) => p.kind === 'database-corrupt' || p.kind === 'database-unreadable')
+  if (damaged)
+    markDamaged(store.layout.root, {
+      foundAt: (options.now ?? Date.now)(),
+      by: 'hive check',
+      problem: damaged.message,
+    })
+  else clearDamaged(store.layout.root)
+  return report
 }
 
 /** {@link checkStore} without its operation record. */

@@ -23,6 +23,7 @@ import {
   type SqliteDatabase,
   toHiveStorageError,
 } from '@hive/sqlite'
+import { clearDamaged } from '../damage-marker.js'
 import { type DataDirLayout, ensureDataDir } from '../data-dir.js'
 import { HIVE_APPLICATION_ID, openHiveDatabase } from '../hive-database.js'
 import { type ProgressListener, reporter } from '../progress.js'
@@ -262,6 +263,7 @@ export async function recoverDatabase(options: RecoverOptions): Promise<RecoverR
 
     progress({ phase: 'installing', done: 0, total: 1 })
     const quarantined = install(layout, fresh, now())
+    clearDamaged(layout.root) // a new database: the mark was about the old one
     progress({ phase: 'installing', done: 1, total: 1 })
 
     const totals = {

@@ -9,28 +9,35 @@ export interface DeletedRows {
   sessions: number
   messages: number
   artifacts: number
+  /** Sessions left alone (part of them, when it happened between batches): resumed meanwhile. */
+  skipped: Array<{ id: string; reason: string }>
 }
 
 /**
  * Deletes sessions with their sub-agent sessions, messages and parts (and, through the schema's
- * triggers, their search documents and the artifacts their rows own), a batch of messages per
- * write transaction, so that a session of a million messages never holds the write lock for
- * long. A session that is gone already is skipped. The store's caches are not told: callers
- * invalidate once at the end.
+ * triggers, their search documents and the artifacts their rows own), oldest messages first, a
+ * batch per write transaction, so that a session of a million messages never holds the write
+ * lock for long. With `onlyIdle`, each batch first checks, in its transaction, that the session
+ * is not active and got no new message since the deletion began: a session resumed meanwhile
+ * is left alone (with its newest messages) and reported as skipped. A session that is gone
+ * already is skipped. The store's caches are not told: callers invalidate once at the end.
  */
 export async function deleteSessionsGently(
   store: Pick<HiveStore, 'database'>,
   sessionIds: readonly string[],
   onBatch: (deleted: DeletedRows) => void = () => {},
-  options: { pauseMs?: number } = {},
+  options: { pauseMs?: number; onlyIdle?: boolean } = {},
 ): Promise<DeletedRows> {
   const sqlite = store.database.sqlite
-  const deleted: DeletedRows = { sessions: 0, messages: 0, artifacts: 0 }
+  const deleted: DeletedRows = { sessions: 0, messages: 0, artifacts: 0, skipped: [] }
   const artifactsOf = sqlite.prepare('SELECT count(*) FROM artifacts WHERE session_id = ?').pluck()
   const deleteMessages = sqlite.prepare(
-    `DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE session_id = ? ORDER BY seq DESC LIMIT ${DELETE_BATCH})`,
+    `DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE session_id = ? ORDER BY seq LIMIT ${DELETE_BATCH})`,
   )
   const deleteSession = sqlite.prepare('DELETE FROM sessions WHERE id = ?')
+  const state = sqlite.prepare(
+    'SELECT s.status AS status, (SELECT max(seq) FROM messages m WHERE m.session_id = s.id) AS lastSeq FROM sessions s WHERE s.id = ?',
+  )
   const descendants = sqlite
     .prepare(
       `WITH RECURSIVE tree(id) AS (SELECT ? UNION SELECT s.id FROM sessions s JOIN tree ON s.parent_session_id = tree.id)
@@ -40,19 +47,36 @@ export async function deleteSessionsGently(
   for (const root of sessionIds) {
     // Sub-agent sessions first, so that none is left behind with its parent gone.
     const tree = (descendants.all(root) as string[]).reverse()
-    for (const id of tree) {
+    const startedWith = new Map(
+      tree.map((id) => [id, state.get(id) as { status: string; lastSeq: number | null } | undefined]),
+    )
+    sessions: for (const id of tree) {
       // Artifacts owned by the session's rows go with them (triggers); others stay, unlinked.
       const artifactsBefore = artifactsOf.get(id) as number
       for (;;) {
         const removed = await store.database.writeTransaction(() => {
+          const now = state.get(id) as { status: string; lastSeq: number | null } | undefined
+          if (!now) return { messages: 0, sessions: 0, artifacts: 0, skip: null }
+          if (options.onlyIdle) {
+            const before = startedWith.get(id)
+            if (now.status === 'active')
+              return { messages: 0, sessions: 0, artifacts: 0, skip: 'active again' }
+            if ((now.lastSeq ?? -1) > (before?.lastSeq ?? -1))
+              return { messages: 0, sessions: 0, artifacts: 0, skip: 'new messages since the deletion began' }
+          }
           const messages = deleteMessages.run(id).changes
-          if (messages > 0) return { messages, sessions: 0, artifacts: 0 }
+          if (messages > 0) return { messages, sessions: 0, artifacts: 0, skip: null }
           const artifacts = artifactsBefore - (artifactsOf.get(id) as number)
-          return { messages, sessions: deleteSession.run(id).changes, artifacts }
+          return { messages, sessions: deleteSession.run(id).changes, artifacts, skip: null }
         })
         deleted.messages += removed.messages
         deleted.sessions += removed.sessions
         deleted.artifacts += removed.artifacts
+        if (removed.skip) {
+          deleted.skipped.push({ id, reason: removed.skip })
+          // Its parent (and the rest of this tree) stays too: a resumed sub-agent needs it.
+          break sessions
+        }
         onBatch(deleted)
         if (removed.messages === 0) break
         // Room for other writers between batches.

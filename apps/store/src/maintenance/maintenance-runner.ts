@@ -2,6 +2,7 @@ import { statSync } from 'node:fs'
 import { HiveStorageError, isHiveStorageError, parseInput } from '@hive/errors'
 import { ReadPool } from '@hive/sqlite'
 import { z } from 'zod'
+import { markDamaged, refuseIfDamaged } from '../damage-marker.js'
 import type { OperationInfo } from '../operations/operation-log.js'
 import type { ProgressListener } from '../progress.js'
 import type { HiveStore } from '../store.js'
@@ -204,6 +205,8 @@ export class MaintenanceRunner {
   }
 
   async #tick(): Promise<void> {
+    // A damaged database is left alone (the failure is recorded once; `hive recover` is the way).
+    refuseIfDamaged(this.#store.layout.root)
     const quiet = this.#quiet()
     this.#leader = await this.#lease.acquire()
     this.#remember() // the lease's own write is not the store being busy
@@ -328,6 +331,12 @@ export class MaintenanceRunner {
     this.#pool ??= new ReadPool({ path: store.layout.database, size: 1 })
     progress({ phase: 'quick_check', done: 0, total: 1 })
     const check = await this.#pool.quickCheck()
+    if (!check.ok)
+      markDamaged(store.layout.root, {
+        foundAt: this.#now(),
+        by: 'the maintenance runner',
+        problem: check.problems[0] ?? 'quick_check failed',
+      })
     // The blobs verified longest ago (or never) first: every blob within the period.
     const total = store.database.sqlite.prepare('SELECT count(*) FROM blobs').pluck().get() as number
     const share = Math.ceil((total * settings.integrityEveryMs) / settings.verifyAllBlobsWithinMs)

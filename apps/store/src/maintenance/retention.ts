@@ -385,8 +385,20 @@ export async function retain(store: HiveStore, options: ApplyRetentionOptions): 
   let deletedArtifacts = 0
   try {
     const total = plan.archiveCells.length
+    const lastActivity = store.database.sqlite
+      .prepare(
+        `SELECT max(c.updated_at,
+           coalesce((SELECT max(s.updated_at) FROM sessions s WHERE s.cell_id = c.id), 0),
+           coalesce((SELECT max(e.created_at) FROM events e WHERE e.cell_id = c.id), 0)) FROM cells c WHERE c.id = ?`,
+      )
+      .pluck()
+    const inactiveSince = now - (plan.policy.archiveInactiveAfterDays ?? 0) * DAY
     for (const [index, cell] of plan.archiveCells.entries()) {
       progress({ phase: 'archiving cells', done: index, total })
+      if (((lastActivity.get(cell.id) as number | undefined) ?? 0) >= inactiveSince) {
+        skipped.push({ id: cell.id, reason: 'active again since the plan was made' })
+        continue
+      }
       try {
         await store.uncached.cells.setStatus(cell.id, 'archived', { source: 'system', reason: 'retention' })
         archivedCells += 1
@@ -417,18 +429,22 @@ export async function retain(store: HiveStore, options: ApplyRetentionOptions): 
         skipped.push({ id: session.id, reason: 'already gone' })
         continue
       }
-      const deleted = await deleteSessionsGently(store, [session.id], () => {}, { pauseMs })
+      const deleted = await deleteSessionsGently(store, [session.id], () => {}, { pauseMs, onlyIdle: true })
       deletedSessions += deleted.sessions
       deletedMessages += deleted.messages
       deletedArtifacts += deleted.artifacts
+      skipped.push(...deleted.skipped)
     }
-    const remove = store.database.sqlite.prepare('DELETE FROM artifacts WHERE id = ?')
+    // Each artifact again meets its reason (an expiry may have been moved; budget and age reasons hold).
+    const remove = store.database.sqlite.prepare(
+      "DELETE FROM artifacts WHERE id = ? AND (? <> 'expired' OR expires_at < ?)",
+    )
     const artifacts = plan.deleteArtifacts
     for (let i = 0; i < artifacts.length; i += DELETE_BATCH) {
       progress({ phase: 'deleting artifacts', done: i, total: artifacts.length })
       const batch = artifacts.slice(i, i + DELETE_BATCH)
       deletedArtifacts += await store.database.writeTransaction(() =>
-        batch.reduce((sum, artifact) => sum + remove.run(artifact.id).changes, 0),
+        batch.reduce((sum, artifact) => sum + remove.run(artifact.id, artifact.reason, now).changes, 0),
       )
       if (pauseMs) await pause(pauseMs)
     }
