@@ -231,4 +231,23 @@ describe('restoreBackup', () => {
     expect(result.stderr).toMatch(/^hive: .*\[DATA_DIR_UNUSABLE\]\n$/)
     expect(existsSync(restored)).toBe(false)
   })
+
+  it('keeps every blob its snapshot refers to, even when gc takes the file right after the snapshot', async () => {
+    const { dataDir, store, log } = await populated()
+    const path = (await store.blobs.stat(log.blobHash)).path
+    const destination = join(tempDir(), 'b')
+    const result = await backupDataDir({
+      dataDir,
+      destination,
+      onProgress: (event) => {
+        // The snapshot is taken; now the artifact goes and a gc removes its file.
+        if (event.phase === 'database' && event.done === 1 && existsSync(path)) execFileSync('rm', [path])
+      },
+    })
+    expect(existsSync(path)).toBe(false)
+    expect(result.manifest.blobs.missing).toEqual([])
+    expect(await verifyBackup(destination)).toMatchObject({ ok: true, problems: [] })
+    // Only what the snapshot refers to is in the backup.
+    expect(blobFiles(join(destination, 'blobs'))).toHaveLength(result.manifest.blobs.count)
+  })
 })

@@ -80,20 +80,54 @@ export async function backupDataDir(options: BackupOptions): Promise<BackupResul
   )
   try {
     mkdirSync(staging, { mode: 0o700 })
+    const source = new BlobStore({ root: layout.blobs })
+    const blobRoot = join(staging, 'blobs')
+    // Hard links first, to every blob file there is: a gc that collects one after the snapshot
+    // (its artifact deleted meanwhile) cannot take it from the backup any more. New blobs, made
+    // after this, are young: gc's grace period keeps them until they are linked below.
+    const prelinked = new Map<string, string>()
+    if (!options.copy) {
+      for await (const blob of source.list()) {
+        const to = join(blobRoot, relative(layout.blobs, blob.path))
+        mkdirSync(dirname(to), { recursive: true, mode: 0o700 })
+        try {
+          await link(blob.path, to)
+          prelinked.set(blob.hash, to)
+        } catch (error) {
+          const code = (error as NodeJS.ErrnoException).code
+          if (code === 'ENOENT') continue // collected just now: not in the snapshot either
+          break // another file system, or no links: copies below
+        }
+      }
+    }
     progress({ phase: 'database', done: 0, total: 1 })
     const database = join(staging, 'hive.db')
     snapshotDatabase(layout.database, database)
     const { hashes, schemaVersion } = readSnapshot(database)
     progress({ phase: 'database', done: 1, total: 1 })
+    // What the snapshot does not refer to goes (garbage, or artifacts deleted before it).
+    const wanted = new Set(hashes)
+    for (const [hash, path] of prelinked) {
+      if (wanted.has(hash)) continue
+      rmSync(path, { force: true })
+      prelinked.delete(hash)
+    }
+    for (const dir of directoriesUnder(blobRoot).reverse()) {
+      if (readdirSync(dir).length === 0) rmSync(dir, { recursive: true, force: true })
+    }
 
-    const source = new BlobStore({ root: layout.blobs })
-    const blobRoot = join(staging, 'blobs')
     let linked = 0
     let copied = 0
     let bytes = 0
     const missing: string[] = []
     for (const [index, hash] of hashes.entries()) {
       progress({ phase: 'blobs', done: index, total: hashes.length, bytes })
+      const already = prelinked.get(hash)
+      if (already) {
+        linked += 1
+        bytes += statSync(already).size
+        continue
+      }
       let from: string
       try {
         from = (await source.stat(hash)).path
