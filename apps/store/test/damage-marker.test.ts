@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { sha256File, tempDir } from '@hive/testing'
 import { describe, expect, it } from 'vitest'
-import { openHiveStore } from '../src/index.js'
+import { MaintenanceRunner, openHiveStore } from '../src/index.js'
 import { hiveInProcess } from './helpers.js'
 import { databaseOf, garblePages, leafPagesOf, seedStore } from './integrity-fixture.js'
 
@@ -42,5 +42,30 @@ describe('a database found damaged', () => {
     expect(existsSync(join(dataDir, 'DAMAGED'))).toBe(false)
     expect((await hive('vacuum')).code).toBe(0)
     expect((await hive('check')).code).toBe(0)
+  })
+
+  it('is found by the maintenance runner, which then writes nothing to it, not even its own records', async () => {
+    const dataDir = tempDir()
+    await seedStore(dataDir)
+    const path = databaseOf(dataDir)
+    const pages = leafPagesOf(path, 'messages')
+    garblePages(path, pages[1] as number, pages[1] as number)
+    const damaged = await sha256File(path)
+    const store = await openHiveStore({ dataDir })
+    const changes = () => store.database.sqlite.prepare('SELECT total_changes()').pluck().get()
+    const runner = new MaintenanceRunner(store, { tickMs: 10, maxBusyTicks: 0 })
+    const run = await runner.runTask('integrity')
+    expect(run).toMatchObject({ status: 'succeeded', result: { ok: false, blobsVerified: 0 } })
+    expect(existsSync(join(dataDir, 'DAMAGED'))).toBe(true)
+    // The loop: refuses to work, and records nothing.
+    runner.start()
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    await runner.stop()
+    expect(changes()).toBe(0)
+    await store.close()
+    expect(await sha256File(path)).toBe(damaged)
+    const status = await hiveInProcess(['--data-dir', dataDir, 'status'])
+    expect(status.code).toBe(1)
+    expect(status.stderr).toMatch(/found damaged .* by the maintenance runner .*\[DATABASE_CORRUPT\]/)
   })
 })

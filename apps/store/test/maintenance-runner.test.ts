@@ -1,6 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { spawnChild, tempDir } from '@hive/testing'
+import Sqlite from 'better-sqlite3'
 import { afterEach, describe, expect, it } from 'vitest'
 import {
   type HiveStore,
@@ -149,6 +150,40 @@ describe('MaintenanceRunner tasks', () => {
     expect(() => new MaintenanceRunner(s, { tickMs: 0 })).toThrow(
       expect.objectContaining({ code: 'INVALID_INPUT' }),
     )
+    // A lease shorter than three ticks would lapse between renewals.
+    expect(() => new MaintenanceRunner(s, { tickMs: 1000, leaseMs: 1000 })).toThrow(
+      expect.objectContaining({ code: 'INVALID_INPUT', message: expect.stringContaining('leaseMs') }),
+    )
+  })
+
+  it('checkpoints without waiting on readers: passive when the WAL is small, truncate past the limit', async () => {
+    const s = await store()
+    await withData(s, 2)
+    writeMaintenanceSettings(s, { walLimitBytes: 1024 * 1024 })
+    const runner = new MaintenanceRunner(s)
+    expect((await runner.runTask('checkpoint')).result).toMatchObject({ mode: 'passive', busy: false })
+    // A WAL past the limit, and a reader (another connection) in the middle of a read.
+    for (let i = 0; i < 3; i++)
+      await addSession(s, (await s.services.cells.list()).items[0]?.id as string, {
+        messages: 60,
+        words: 'x'.repeat(4000),
+      })
+    const reader = new Sqlite(s.layout.database, { readonly: true })
+    reader.prepare('BEGIN').run()
+    reader.prepare('SELECT count(*) FROM messages').get()
+    const started = Date.now()
+    const run = await runner.runTask('checkpoint')
+    // A waiting checkpoint would block here for the whole busy timeout (5 s): the reader is in this process.
+    expect(Date.now() - started).toBeLessThan(4000)
+    expect(run.result).toMatchObject({ mode: 'truncate', busy: true })
+    reader.prepare('COMMIT').run()
+    reader.close()
+    expect((await runner.runTask('checkpoint')).result).toMatchObject({
+      mode: 'truncate',
+      busy: false,
+      walBytesAfter: 0,
+    })
+    expect(s.database.sqlite.pragma('busy_timeout', { simple: true })).toBe(5000)
   })
 
   it('verifies a rotating sample: every blob within the period, and surfaces a corrupt one', async () => {
@@ -230,6 +265,11 @@ describe('MaintenanceRunner tasks', () => {
       error: { code: 'INVALID_INPUT', message: expect.stringContaining('gcEveryMs') },
     })
     expect((await storeStatus(s)).problems.map((p) => p.operation.kind)).toEqual(['maintenance.runner'])
+    // Settings fixed, a task runs: the problem is over.
+    // (Put right by setting it: the bad stored value is dropped, the new one validated.)
+    expect(writeMaintenanceSettings(s, { gcEveryMs: 3_600_000 }).gcEveryMs).toBe(3_600_000)
+    await new MaintenanceRunner(s).runTask('checkpoint')
+    expect((await storeStatus(s)).problems).toEqual([])
   })
 })
 
@@ -456,6 +496,10 @@ describe('operations', () => {
       code: 'BUNDLE_INVALID',
     })
     expect(kinds.get('gc')?.result).toMatchObject({ dryRun: false, scanned: 2 })
+    // A command that failed is shown, for a day; it is not a problem of the store (exit 0).
+    const status = await hive('status')
+    expect(status.code).toBe(0)
+    expect(status.stdout).toMatch(/failed: import\.skip at .*\[BUNDLE_INVALID\]/)
     expect(kinds.get('check')?.result).toMatchObject({ ok: true, problems: 0 })
   })
 
@@ -475,5 +519,43 @@ describe('operations', () => {
     })
     await reading
     expect(seen).toEqual(['running:null', 'running:1', 'running:2', 'running:3', 'succeeded:3'])
+  })
+
+  it('are recorded even when they end inside someone else’s transaction on the connection', async () => {
+    const s = await store()
+    await s.database.db.transaction().execute(async (trx) => {
+      await trx.selectFrom('cells').selectAll().execute()
+      await s.operations.track('test.in-transaction', async (progress) => {
+        progress({ phase: 'one', done: 1, total: 1 })
+        return 'done'
+      })
+      await new Promise((resolve) => setTimeout(resolve, 60))
+    })
+    await until(() => s.operations.list({ kind: 'test.in-transaction' })[0]?.status === 'succeeded', 5000)
+    expect(s.operations.list({ kind: 'test.in-transaction' })[0]).toMatchObject({
+      done: 1,
+      total: 1,
+      phase: 'one',
+    })
+  })
+
+  it('keep the last N of each kind, and forget the dead after a week', async () => {
+    const s = await store()
+    const log = new OperationLog({ database: s.database, keepPerKind: 3 })
+    s.database.sqlite
+      .prepare(
+        "INSERT INTO operations (id, kind, state, pid, host, started_at, heartbeat_at) VALUES ('op_dead', 'test.dead', 'running', 1, 'h', ?, ?)",
+      )
+      .run(Date.now() - 8 * 24 * 3600_000, Date.now() - 8 * 24 * 3600_000)
+    for (let i = 0; i < 5; i++)
+      await log.track(
+        'test.kept',
+        async () => i,
+        (n) => n,
+      )
+    for (let i = 0; i < 5; i++) log.record('test.recorded', { startedAt: Date.now(), result: i })
+    expect(log.list({ kind: 'test.kept' }).map((op) => op.result)).toEqual([4, 3, 2])
+    expect(log.list({ kind: 'test.recorded' })).toHaveLength(3)
+    expect(log.list({ kind: 'test.dead' })).toEqual([])
   })
 })

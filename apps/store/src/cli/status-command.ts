@@ -109,7 +109,11 @@ export function registerStatus(program: Command, state: CliState): void {
               )
           const runner = new MaintenanceRunner(store)
           const runs: OperationInfo[] = []
-          for (const task of (tasks.length > 0 ? tasks : MAINTENANCE_TASKS) as MaintenanceTask[]) {
+          // Named tasks run whatever the schedule says; all of them means the enabled ones.
+          const disabled = readMaintenanceSettings(store).disabled
+          const chosen =
+            tasks.length > 0 ? tasks : MAINTENANCE_TASKS.filter((task) => !disabled.includes(task))
+          for (const task of chosen as MaintenanceTask[]) {
             const bar = context.progress(task)
             try {
               runs.push(await runner.runTask(task, { onProgress: bar.listener }))
@@ -311,6 +315,10 @@ function describeStatus(status: StoreStatus): string {
     lines.push('operations:')
     for (const op of [...status.running, ...status.abandoned]) lines.push(describeLive(op))
   }
+  for (const failure of status.recentFailures)
+    lines.push(
+      `failed: ${failure.operation.kind} at ${time(failure.operation.startedAt)}: ${failure.summary}`,
+    )
   for (const problem of status.problems)
     lines.push(
       `PROBLEM: ${problem.operation.kind} at ${time(problem.operation.startedAt)}: ${problem.summary}`,

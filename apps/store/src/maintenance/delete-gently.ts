@@ -108,11 +108,23 @@ export async function deleteCellGently(
     .pluck()
     .all(cellId) as string[]
   const deleted = await deleteSessionsGently(store, sessions, onBatch, options)
+  // Its timeline and artifacts in batches too (a busy cell has hundreds of thousands of events).
+  let artifacts = 0
+  for (const [table, key] of [
+    ['events', 'rowid'],
+    ['artifacts', 'rid'],
+  ] as const) {
+    const batch = sqlite.prepare(
+      `DELETE FROM ${table} WHERE ${key} IN (SELECT ${key} FROM ${table} WHERE cell_id = ? LIMIT ${DELETE_BATCH})`,
+    )
+    for (;;) {
+      const removed = await store.database.writeTransaction(() => batch.run(cellId).changes)
+      if (table === 'artifacts') artifacts += removed
+      if (removed < DELETE_BATCH) break
+      if (options.pauseMs) await pause(options.pauseMs)
+    }
+  }
   // Sessions whose parent lives in another cell (rare) go with the cell's cascade.
-  const artifacts = sqlite
-    .prepare('SELECT count(*) FROM artifacts WHERE cell_id = ?')
-    .pluck()
-    .get(cellId) as number
   const left = sqlite.prepare('SELECT count(*) FROM sessions WHERE cell_id = ?').pluck().get(cellId) as number
   if (!(await store.uncached.cells.delete(cellId, { source: 'system' }))) {
     throw new HiveStorageError('NOT_FOUND', `there is no cell ${cellId}`, { value: cellId })

@@ -2,10 +2,11 @@ import { statSync } from 'node:fs'
 import { HiveStorageError, isHiveStorageError, parseInput } from '@hive/errors'
 import { ReadPool } from '@hive/sqlite'
 import { z } from 'zod'
-import { markDamaged, refuseIfDamaged } from '../damage-marker.js'
+import { damageNote, markDamaged, refuseIfDamaged } from '../damage-marker.js'
 import type { OperationInfo } from '../operations/operation-log.js'
 import type { ProgressListener } from '../progress.js'
 import type { HiveStore } from '../store.js'
+import { checkpointNow } from './checkpoint-now.js'
 import { sweep } from './collect-garbage.js'
 import { pause } from './delete-gently.js'
 import { Lease } from './lease.js'
@@ -23,20 +24,25 @@ import { vacuum } from './vacuum.js'
 /** The lease that makes one runner per data directory. */
 export const MAINTENANCE_LEASE = 'maintenance'
 
-const optionsSchema = z.strictObject({
-  /** How often the runner looks for due work (default 1 s). */
-  tickMs: z.int().min(10).max(600_000).default(1000),
-  /** How long a runner's lease lasts without renewal (default 30 s): a crashed runner's work resumes elsewhere after it. */
-  leaseMs: z.int().min(100).max(3_600_000).default(30_000),
-  /** Pause between write batches, so the store's own writes take turns (default 10 ms). */
-  pauseMs: z.int().min(0).max(60_000).default(10),
-  /** A tick that sees commits since the last one waits (the store is busy), up to this many ticks in a row. */
-  maxBusyTicks: z.int().min(0).max(1000).default(10),
-  /** Only these tasks (default all). */
-  tasks: z.array(z.enum(MAINTENANCE_TASKS)).min(1).optional(),
-  /** The clock (the store's, when the store makes the runner). */
-  now: z.custom<() => number>((value) => typeof value === 'function').optional(),
-})
+const optionsSchema = z
+  .strictObject({
+    /** How often the runner looks for due work (default 1 s). */
+    tickMs: z.int().min(10).max(600_000).default(1000),
+    /** How long a runner's lease lasts without renewal (default 30 s): a crashed runner's work resumes elsewhere after it. */
+    leaseMs: z.int().min(100).max(3_600_000).default(30_000),
+    /** Pause between write batches, so the store's own writes take turns (default 10 ms). */
+    pauseMs: z.int().min(0).max(60_000).default(10),
+    /** A tick that sees commits since the last one waits (the store is busy), up to this many ticks in a row. */
+    maxBusyTicks: z.int().min(0).max(1000).default(10),
+    /** Only these tasks (default all). */
+    tasks: z.array(z.enum(MAINTENANCE_TASKS)).min(1).optional(),
+    /** The clock (the store's, when the store makes the runner). */
+    now: z.custom<() => number>((value) => typeof value === 'function').optional(),
+  })
+  .refine((o) => o.leaseMs >= 3 * o.tickMs, {
+    message: 'leaseMs must be at least 3 × tickMs (the lease is renewed every tick)',
+    path: ['leaseMs'],
+  })
 
 export type MaintenanceRunnerOptions = z.input<typeof optionsSchema>
 
@@ -152,9 +158,11 @@ export class MaintenanceRunner {
       )
     }
     const settings = readMaintenanceSettings(this.#store)
-    let id = ''
+    // The run as this process saw it end (its row may be written a moment later, or not at all
+    // for an integrity check that found the database damaged).
+    let last: OperationInfo | undefined
     const unsubscribe = this.#store.operations.subscribe((op) => {
-      if (!id && op.kind === `maintenance.${task}`) id = op.id
+      if (op.kind === `maintenance.${task}` && (last === undefined || last.id === op.id)) last = op
     })
     try {
       await this.#store.operations.track(
@@ -165,18 +173,19 @@ export class MaintenanceRunner {
             options.onProgress?.(event)
           }),
         (figures) => figures,
+        // The integrity task that finds the database damaged records nothing in it.
+        task === 'integrity'
+          ? { recordIf: (figures) => (figures as IntegrityFindings).quickCheck.length === 0 }
+          : {},
       )
     } catch (error) {
       if (!isHiveStorageError(error) && !(error instanceof Error)) throw error
-      // Recorded as failed; the caller reads the record.
+      // Recorded as failed: the record says how.
     } finally {
       unsubscribe()
     }
-    const record = this.#store.operations
-      .list({ kind: `maintenance.${task}`, limit: 5 })
-      .find((op) => op.id === id)
-    if (!record) throw new HiveStorageError('INTERNAL', `the run of maintenance task ${task} left no record`)
-    return record
+    if (!last) throw new HiveStorageError('INTERNAL', `the run of maintenance task ${task} was not seen`)
+    return last
   }
 
   async #run(): Promise<void> {
@@ -196,7 +205,8 @@ export class MaintenanceRunner {
         const failure = isHiveStorageError(error)
           ? { code: error.code, message: error.message }
           : { code: 'INTERNAL', message: (error as Error)?.message ?? String(error) }
-        if (failure.message !== this.#lastError) {
+        // A damaged database gets nothing written, not even this.
+        if (failure.message !== this.#lastError && !damageNote(this.#store.layout.root)) {
           this.#lastError = failure.message
           this.#store.operations.record('maintenance.runner', { startedAt: this.#now(), error: failure })
         }
@@ -276,7 +286,7 @@ export class MaintenanceRunner {
       case 'checkpoint': {
         const walBytes = fileSize(`${store.layout.database}-wal`)
         const mode = walBytes > settings.walLimitBytes ? 'truncate' : 'passive'
-        const result = store.database.checkpoint(mode)
+        const result = checkpointNow(store.database, mode)
         return {
           mode,
           walBytesBefore: walBytes,
@@ -331,12 +341,19 @@ export class MaintenanceRunner {
     this.#pool ??= new ReadPool({ path: store.layout.database, size: 1 })
     progress({ phase: 'quick_check', done: 0, total: 1 })
     const check = await this.#pool.quickCheck()
-    if (!check.ok)
+    if (!check.ok) {
+      // Damaged: marked, and nothing more is written to it (this run's record included).
       markDamaged(store.layout.root, {
         foundAt: this.#now(),
         by: 'the maintenance runner',
-        problem: check.problems[0] ?? 'quick_check failed',
+        problem:
+          check.problems
+            .filter((line) => !line.startsWith('*** in database'))
+            .slice(0, 3)
+            .join('; ') || 'quick_check failed',
       })
+      return { ok: false, quickCheck: check.problems, blobsVerified: 0, problems: [] }
+    }
     // The blobs verified longest ago (or never) first: every blob within the period.
     const total = store.database.sqlite.prepare('SELECT count(*) FROM blobs').pluck().get() as number
     const share = Math.ceil((total * settings.integrityEveryMs) / settings.verifyAllBlobsWithinMs)

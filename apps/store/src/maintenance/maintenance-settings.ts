@@ -104,7 +104,9 @@ export function writeMaintenanceSettings(
 ): MaintenanceSettings {
   const changes = parseInput(patchSchema, patch, 'maintenance settings')
   return store.database.transaction(() => {
-    const stored = readStored(store)
+    // Stored values that no longer validate (edited by hand) are dropped, so that the schedule
+    // can be put right from here; the ones that validate stay.
+    const stored = validStoredEntries(store)
     for (const [key, value] of Object.entries(changes)) {
       if (value === null) delete stored[key]
       else if (value !== undefined) stored[key] = value
@@ -117,6 +119,27 @@ export function writeMaintenanceSettings(
       .run(MAINTENANCE_SETTING, JSON.stringify(checked), now)
     return maintenanceSettingsSchema.parse(checked)
   })
+}
+
+function validStoredEntries(store: Pick<HiveStore, 'database'>): Record<string, unknown> {
+  try {
+    return readStored(store)
+  } catch {
+    const text = store.database.sqlite
+      .prepare('SELECT value FROM settings WHERE key = ?')
+      .pluck()
+      .get(MAINTENANCE_SETTING) as string
+    let value: Record<string, unknown> = {}
+    try {
+      value = JSON.parse(text) as Record<string, unknown>
+    } catch {
+      return {}
+    }
+    const shape = storedSchema.shape as Record<string, z.ZodType>
+    return Object.fromEntries(
+      Object.entries(value ?? {}).filter(([key, v]) => shape[key]?.safeParse(v).success === true),
+    )
+  }
 }
 
 const patchSchema = z.strictObject(

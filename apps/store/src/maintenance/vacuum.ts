@@ -2,6 +2,7 @@ import { statSync } from 'node:fs'
 import { HiveStorageError } from '@hive/errors'
 import { fanOut, type ProgressListener, reporter } from '../progress.js'
 import type { HiveStore } from '../store.js'
+import { checkpointNow } from './checkpoint-now.js'
 
 /** Pages freed per write transaction of an incremental vacuum (4 MiB with 4 KiB pages). */
 const PAGES_PER_STEP = 1024
@@ -57,7 +58,7 @@ export async function vacuum(
   const sqlite = database.sqlite
   const pragma = (name: string) => Number(sqlite.pragma(name, { simple: true }))
   const fileSize = () => statSync(store.layout.database).size
-  database.checkpoint('truncate')
+  checkpointNow(database, 'truncate')
   const beforeBytes = fileSize()
   const pageSize = pragma('page_size')
   const full = options.full ?? false
@@ -85,7 +86,7 @@ export async function vacuum(
       if (options.pauseMs) await new Promise((resolve) => setTimeout(resolve, options.pauseMs))
     }
   }
-  database.checkpoint('truncate')
+  checkpointNow(database, 'truncate')
   const afterBytes = fileSize()
   return {
     mode: full ? 'full' : 'incremental',

@@ -120,9 +120,27 @@ export class OperationLog {
           outcome.result === undefined ? null : safeJson(outcome.result),
           outcome.error ? JSON.stringify(outcome.error) : null,
         )
+      const [sql, ...params] = this.#pruneStatement(kind)
+      this.#config.database.sqlite.prepare(sql).run(...params)
     } catch {
       // Best effort.
     }
+  }
+
+  /**
+   * Keeps the last `keepPerKind` finished operations of a kind, and forgets operations whose
+   * process died (no heartbeat) more than a week ago.
+   */
+  #pruneStatement(kind: string): [string, ...unknown[]] {
+    return [
+      `DELETE FROM operations WHERE (kind = ? AND state <> 'running' AND id NOT IN (
+         SELECT id FROM operations WHERE kind = ? AND state <> 'running' ORDER BY started_at DESC, id DESC LIMIT ?))
+         OR (state = 'running' AND heartbeat_at < ?)`,
+      kind,
+      kind,
+      this.#config.keepPerKind,
+      this.#config.now() - 7 * 24 * 60 * 60 * 1000,
+    ]
   }
 
   /** Every progress update and end of this process's operations, as they happen. */
@@ -241,14 +259,17 @@ export class OperationLog {
     }
     // The record is best effort: an operation never fails because its bookkeeping could not be written.
     let live = !deferred
-    const write = (sql: string, ...params: unknown[]) => {
-      if (!live) return
+    /** Writes, or says it could not (the connection is inside someone's transaction, busy…). */
+    const write = (sql: string, ...params: unknown[]): boolean => {
+      if (!live) return true
       try {
-        if (database.closed || database.readonly || !this.#hasTable()) return
-        if (database.sqlite.inTransaction) return // inside someone's transaction: the next beat writes
+        if (database.closed || database.readonly || !this.#hasTable()) return true
+        if (database.sqlite.inTransaction) return false // inside someone's transaction: later
         database.sqlite.prepare(sql).run(...params)
+        return true
       } catch {
         // Busy, read-only or damaged: the operation goes on; the next beat tries again.
+        return false
       }
     }
     write(
@@ -295,46 +316,45 @@ export class OperationLog {
         record: boolean,
       ) => {
         clearInterval(timer)
-        if (!live && record) {
-          // A deferred record: written whole, now.
-          live = true
-          write(
-            'INSERT INTO operations (id, kind, state, pid, host, started_at, heartbeat_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
-            row.id,
-            row.kind,
-            'running',
-            row.pid,
-            row.host,
-            row.started_at,
-            row.heartbeat_at,
-          )
-        }
         row.state = state
         row.finished_at = now()
         row.heartbeat_at = row.finished_at
         row.result = result === null || result === undefined ? null : safeJson(result)
         row.error = error === null ? null : JSON.stringify(error)
-        write(
-          'UPDATE operations SET state = ?, phase = ?, done = ?, total = ?, bytes = ?, heartbeat_at = ?, finished_at = ?, result = ?, error = ? WHERE id = ?',
-          row.state,
-          row.phase,
-          row.done,
-          row.total,
-          row.bytes,
-          row.heartbeat_at,
-          row.finished_at,
-          row.result,
-          row.error,
-          row.id,
-        )
-        // Keep the last N finished ones of this kind.
-        write(
-          `DELETE FROM operations WHERE kind = ? AND state <> 'running' AND id NOT IN (
-             SELECT id FROM operations WHERE kind = ? AND state <> 'running' ORDER BY started_at DESC, id DESC LIMIT ?)`,
-          row.kind,
-          row.kind,
-          this.#config.keepPerKind,
-        )
+        if (!live && !record) return emit()
+        live = true
+        // The whole final row at once (inserted when the record was deferred), then the pruning.
+        const settle = () =>
+          write(
+            `INSERT INTO operations (id, kind, state, phase, done, total, bytes, pid, host, started_at, heartbeat_at, finished_at, result, error)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT (id) DO UPDATE SET state = excluded.state, phase = excluded.phase, done = excluded.done,
+               total = excluded.total, bytes = excluded.bytes, heartbeat_at = excluded.heartbeat_at,
+               finished_at = excluded.finished_at, result = excluded.result, error = excluded.error`,
+            row.id,
+            row.kind,
+            row.state,
+            row.phase,
+            row.done,
+            row.total,
+            row.bytes,
+            row.pid,
+            row.host,
+            row.started_at,
+            row.heartbeat_at,
+            row.finished_at,
+            row.result,
+            row.error,
+          ) && write(...this.#pruneStatement(row.kind))
+        // The connection may be inside someone's transaction right now: the record is written
+        // as soon as it is free, never left `running` (it would show as abandoned).
+        if (!settle()) {
+          let tries = 0
+          const retry = setInterval(() => {
+            if (settle() || ++tries >= 600) clearInterval(retry)
+          }, 50)
+          retry.unref()
+        }
         emit()
       },
     }

@@ -38,8 +38,10 @@ export interface StoreStatus {
   /** Operations running now (in any process), and those whose heartbeat stopped. */
   readonly running: readonly OperationInfo[]
   readonly abandoned: readonly OperationInfo[]
-  /** Recent failures, and periodic checks that found problems. */
+  /** Failed maintenance runs and problems found by periodic checks: they need attention. */
   readonly problems: ReadonlyArray<{ readonly operation: OperationInfo; readonly summary: string }>
+  /** Commands that failed in the last day (for information). */
+  readonly recentFailures: ReadonlyArray<{ readonly operation: OperationInfo; readonly summary: string }>
 }
 
 /**
@@ -76,16 +78,28 @@ export async function storeStatus(store: HiveStore): Promise<StoreStatus> {
     | undefined
   const now = Date.now()
   const recent = store.operations.list({ limit: 200 })
+  // Problems that need attention (they make `hive status` exit 1): the latest run of a
+  // maintenance task failed, or the periodic check found something. A runner error counts until
+  // a task runs after it. Failures of commands someone ran are shown for a day, for information.
   const problems: Array<{ operation: OperationInfo; summary: string }> = []
+  const recentFailures: Array<{ operation: OperationInfo; summary: string }> = []
   const latestOfKind = new Set<string>()
+  const lastTaskRun = Math.max(
+    0,
+    ...recent
+      .filter((op) => op.kind.startsWith('maintenance.') && op.kind !== 'maintenance.runner')
+      .map((op) => op.startedAt),
+  )
   for (const operation of recent) {
     if (latestOfKind.has(operation.kind) || operation.status === 'running') continue
     latestOfKind.add(operation.kind)
-    if (operation.status === 'failed')
-      problems.push({
-        operation,
-        summary: `${operation.error?.message ?? 'failed'} [${operation.error?.code ?? '?'}]`,
-      })
+    const summary = `${operation.error?.message ?? 'failed'} [${operation.error?.code ?? '?'}]`
+    const maintenance = operation.kind.startsWith('maintenance.')
+    if (operation.status === 'failed') {
+      if (operation.kind === 'maintenance.runner' && operation.startedAt < lastTaskRun) continue
+      if (maintenance) problems.push({ operation, summary })
+      else if (operation.startedAt > now - 24 * 60 * 60 * 1000) recentFailures.push({ operation, summary })
+    }
     const result = operation.result as { ok?: boolean; problems?: unknown[]; quickCheck?: unknown[] } | null
     if (operation.kind === 'maintenance.integrity' && result && result.ok === false)
       problems.push({
@@ -146,5 +160,6 @@ export async function storeStatus(store: HiveStore): Promise<StoreStatus> {
     running: recent.filter((op) => op.status === 'running'),
     abandoned: recent.filter((op) => op.status === 'abandoned'),
     problems,
+    recentFailures,
   }
 }
