@@ -209,7 +209,7 @@ ${results}
 
 p99 with maintenance: **${ratio.toFixed(2)}×** the writer alone. ${work}
 
-Maintenance holds the write lock in small batches (500 rows, 1024 pages of vacuum, one FTS merge step) with a pause
+Maintenance holds the write lock in small batches (100 messages or artifacts, 256 pages of vacuum, one FTS merge step) with a pause
 between them, waits while the store is busy, and runs its quick_check in a worker thread.
 `
 writeFileSync(join(here, 'BENCHMARKS.md'), report)

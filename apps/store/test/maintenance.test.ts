@@ -17,6 +17,7 @@ import {
   vacuumStore,
   writeRetentionPolicy,
 } from '../src/index.js'
+import { DELETE_BATCH } from '../src/maintenance/delete-gently.js'
 import { hiveInProcess } from './helpers.js'
 import {
   addSession,
@@ -365,13 +366,13 @@ describe('retention plan and apply', () => {
       },
       { onlyIdle: true },
     )
-    expect(deleted.messages).toBe(500) // the first (oldest) batch only
+    expect(deleted.messages).toBe(DELETE_BATCH) // the first (oldest) batch only
     expect(deleted.sessions).toBe(0)
     expect(deleted.skipped).toEqual([{ id: big.id, reason: 'new messages since the deletion began' }])
     const left = store.database.sqlite
       .prepare('SELECT min(seq) AS first, count(*) AS n FROM messages WHERE session_id = ?')
       .get(big.id) as { first: number; n: number }
-    expect(left).toEqual({ first: 500, n: 701 })
+    expect(left).toEqual({ first: DELETE_BATCH, n: 1200 - DELETE_BATCH + 1 })
   })
 })
 

@@ -1,8 +1,12 @@
 import { HiveStorageError } from '@hive/errors'
 import type { HiveStore } from '../store.js'
 
-/** Rows deleted per write transaction: each holds the write lock for a few milliseconds only. */
-export const DELETE_BATCH = 500
+/**
+ * Rows deleted per write transaction: each holds the write lock (and, better-sqlite3 being
+ * synchronous, the event loop) for a few milliseconds only: a message takes its parts and their
+ * search documents along.
+ */
+export const DELETE_BATCH = 100
 
 /** What deleting sessions or cells removed. */
 export interface DeletedRows {

@@ -299,7 +299,13 @@ export class MaintenanceRunner {
       case 'retention': {
         const policy = readRetentionPolicy(store)
         if (isEmptyPolicy(policy)) return { skipped: 'no retention policy is set' }
-        const result = await retain(store, { policy, pauseMs, collect: false, onProgress: progress })
+        const result = await retain(store, {
+          policy,
+          pauseMs,
+          collect: false,
+          estimate: false,
+          onProgress: progress,
+        })
         store.invalidateCaches()
         return {
           archivedCells: result.archivedCells,
@@ -320,7 +326,7 @@ export class MaintenanceRunner {
         for (;;) {
           const changed = await store.database.writeTransaction(() => {
             const before = store.database.sqlite.prepare('SELECT total_changes()').pluck().get() as number
-            store.database.sqlite.prepare("INSERT INTO search (search, rank) VALUES ('merge', 64)").run()
+            store.database.sqlite.prepare("INSERT INTO search (search, rank) VALUES ('merge', 16)").run()
             return (
               (store.database.sqlite.prepare('SELECT total_changes()').pluck().get() as number) - before > 1
             )

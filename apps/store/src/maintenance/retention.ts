@@ -78,15 +78,28 @@ export interface RetentionPlan {
  */
 export async function planRetention(
   store: HiveStore,
-  options: { policy?: RetentionPolicy; now?: number } = {},
+  options: {
+    policy?: RetentionPolicy
+    now?: number
+    /** Compute the bytes it would free (default true; `freed` is zeros otherwise, unless a budget needs them). */
+    estimate?: boolean
+  } = {},
 ): Promise<RetentionPlan> {
   const policy = options.policy ?? readRetentionPolicy(store)
   const now = options.now ?? Date.now()
-  return store.database.readTransaction(() => computePlan(store, policy, now))
+  return store.database.readTransaction(() => computePlan(store, policy, now, options.estimate ?? true))
 }
 
-function computePlan(store: HiveStore, policy: RetentionPolicy, now: number): RetentionPlan {
+function computePlan(
+  store: HiveStore,
+  policy: RetentionPolicy,
+  now: number,
+  estimate: boolean,
+): RetentionPlan {
   const sqlite = store.database.sqlite
+  // The bytes freed take reading every row that would go: skipped when nobody looks (the
+  // maintenance runner), unless a size budget needs them.
+  const measure = estimate || policy.maxTotalBytes !== undefined
   const archiveCells: PlannedCell[] = []
   const deleteCells: PlannedCell[] = []
   const deleteSessions: PlannedSession[] = []
@@ -187,7 +200,7 @@ function computePlan(store: HiveStore, policy: RetentionPolicy, now: number): Re
   // What would go in cascade: artifacts of deleted cells, and those owned by deleted sessions' rows.
   const cascade = new Set<string>()
   const cellArtifacts = sqlite.prepare('SELECT id FROM artifacts WHERE cell_id = ?').pluck()
-  for (const id of doomedCells) for (const a of cellArtifacts.all(id) as string[]) cascade.add(a)
+  if (measure) for (const id of doomedCells) for (const a of cellArtifacts.all(id) as string[]) cascade.add(a)
   const owned = sqlite
     .prepare(
       `WITH RECURSIVE tree(id) AS (SELECT ? UNION SELECT s.id FROM sessions s JOIN tree ON s.parent_session_id = tree.id)
@@ -196,7 +209,8 @@ function computePlan(store: HiveStore, policy: RetentionPolicy, now: number): Re
        UNION SELECT m.artifact_id FROM messages m WHERE m.session_id IN (SELECT id FROM tree) AND m.artifact_id IS NOT NULL`,
     )
     .pluck()
-  for (const session of deleteSessions) for (const a of owned.all(session.id) as string[]) cascade.add(a)
+  if (measure)
+    for (const session of deleteSessions) for (const a of owned.all(session.id) as string[]) cascade.add(a)
 
   const rowBytesOfCell = sqlite
     .prepare(
@@ -214,8 +228,10 @@ function computePlan(store: HiveStore, policy: RetentionPolicy, now: number): Re
     )
     .pluck()
   let rowBytes = 0
-  for (const id of doomedCells) rowBytes += rowBytesOfCell.get({ cell: id }) as number
-  for (const session of deleteSessions) rowBytes += rowBytesOfSession.get(session.id) as number
+  if (measure) {
+    for (const id of doomedCells) rowBytes += rowBytesOfCell.get({ cell: id }) as number
+    for (const session of deleteSessions) rowBytes += rowBytesOfSession.get(session.id) as number
+  }
 
   // Blob files freed: those whose every referring artifact would go.
   const references = sqlite.prepare('SELECT count(*) FROM artifacts WHERE blob_hash = ?').pluck()
@@ -238,8 +254,10 @@ function computePlan(store: HiveStore, policy: RetentionPolicy, now: number): Re
     }
     return 0
   }
-  for (const id of cascade) if (!doomedArtifacts.has(id)) doom(id)
-  for (const artifact of deleteArtifacts) doom(artifact.id)
+  if (measure) {
+    for (const id of cascade) if (!doomedArtifacts.has(id)) doom(id)
+    for (const artifact of deleteArtifacts) doom(artifact.id)
+  }
 
   let budget: RetentionPlan['budget'] = null
   if (policy.maxTotalBytes !== undefined) {
@@ -323,6 +341,8 @@ export interface ApplyRetentionOptions {
   readonly pauseMs?: number
   /** Collect blobs and vacuum afterwards (default true). */
   readonly collect?: boolean
+  /** Estimate the bytes freed in the plan (default true; the maintenance runner does without). */
+  readonly estimate?: boolean
   readonly onProgress?: ProgressListener
 }
 
@@ -376,7 +396,11 @@ export async function retain(store: HiveStore, options: ApplyRetentionOptions): 
   const progress = reporter(options.onProgress)
   const now = options.now ?? Date.now()
   const pauseMs = options.pauseMs ?? 0
-  const plan = await planRetention(store, { ...(options.policy ? { policy: options.policy } : {}), now })
+  const plan = await planRetention(store, {
+    ...(options.policy ? { policy: options.policy } : {}),
+    now,
+    estimate: options.estimate ?? true,
+  })
   const skipped: Array<{ id: string; reason: string }> = []
   let archivedCells = 0
   let deletedCells = 0

@@ -4,8 +4,8 @@ import { fanOut, type ProgressListener, reporter } from '../progress.js'
 import type { HiveStore } from '../store.js'
 import { checkpointNow } from './checkpoint-now.js'
 
-/** Pages freed per write transaction of an incremental vacuum (4 MiB with 4 KiB pages). */
-const PAGES_PER_STEP = 1024
+/** Pages freed per write transaction of an incremental vacuum (1 MiB with 4 KiB pages). */
+const PAGES_PER_STEP = 256
 
 export interface VacuumOptions {
   /**
