@@ -138,7 +138,11 @@ describe('MaintenanceRunner tasks', () => {
     expect((await runner.runTask('retention')).result).toMatchObject({ deletedArtifacts: 0 })
     expect((await runner.runTask('gc')).result).toMatchObject({ removed: 0, keptYoung: 1 })
     expect((await runner.runTask('vacuum')).status).toBe('succeeded')
-    expect((await runner.runTask('fts-optimize')).result).toMatchObject({ merges: expect.any(Number) })
+    const optimized = await runner.runTask('fts-optimize')
+    // Each message was its own transaction: segments to merge, in several small steps.
+    expect((optimized.result as { merges: number }).merges).toBeGreaterThan(0)
+    expect((await runner.runTask('fts-optimize')).result).toMatchObject({ merges: 0 })
+    s.database.sqlite.prepare("INSERT INTO search (search, rank) VALUES ('integrity-check', 1)").run()
     const last = s.operations.lastOfEachKind('maintenance.')
     expect(last.map((op) => op.kind).sort()).toEqual(
       ['checkpoint', 'fts-optimize', 'gc', 'integrity', 'retention', 'vacuum']

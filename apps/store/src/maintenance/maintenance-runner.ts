@@ -321,12 +321,13 @@ export class MaintenanceRunner {
       case 'vacuum':
         return vacuum(store, { pauseMs, onProgress: progress })
       case 'fts-optimize': {
-        // Incremental merges of the index's segments: each a short write transaction.
+        // 'optimize' in small steps: a negative 'merge' merges segments of every level, 16 pages
+        // at a time, each step a short write transaction, until it finds nothing left to merge.
         let merges = 0
         for (;;) {
           const changed = await store.database.writeTransaction(() => {
             const before = store.database.sqlite.prepare('SELECT total_changes()').pluck().get() as number
-            store.database.sqlite.prepare("INSERT INTO search (search, rank) VALUES ('merge', 16)").run()
+            store.database.sqlite.prepare("INSERT INTO search (search, rank) VALUES ('merge', -16)").run()
             return (
               (store.database.sqlite.prepare('SELECT total_changes()').pluck().get() as number) - before > 1
             )
