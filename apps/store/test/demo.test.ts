@@ -18,7 +18,7 @@ describe('hive demo', () => {
     expect(first.stdout).toContain(`seeded the demo workspace acme-webapp in ${dataDir}: 5 cells, 7 sessions`)
     expect(first.stdout).toMatch(/transcripts \(messages, parts\)\s+\d+, \d+/)
     expect(first.stdout).toMatch(/savings: .* by compression, [1-9][\d.]* KiB by deduplication/)
-    expect(first.stdout).toMatch(/search "magic link":\n.*\n.*\[magic\]/)
+    expect(first.stdout).toMatch(/search "flaky":\n.*\n.*\[[Ff]laky\]/)
     expect(first.stdout).toMatch(
       /check: ok \(database, foreign keys, search index, \d+ artifacts, \d+ blobs verified\)/,
     )

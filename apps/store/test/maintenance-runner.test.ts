@@ -277,6 +277,37 @@ describe('MaintenanceRunner tasks', () => {
   })
 })
 
+describe('MaintenanceRunner stop', () => {
+  it('ends a long task between batches, whole batches kept, instead of holding the close up', async () => {
+    const s = await store()
+    const { cell } = await withData(s, 1)
+    for (let i = 0; i < 12; i++) await addSession(s, cell.id, { messages: 150 })
+    writeRetentionPolicy(s, { keepSessionsPerCell: 1 })
+    const runner = new MaintenanceRunner(s, {
+      tickMs: 10,
+      maxBusyTicks: 0,
+      pauseMs: 20,
+      tasks: ['retention'],
+    })
+    let stopping: Promise<void> | undefined
+    const unsubscribe = s.operations.subscribe((op) => {
+      if (op.kind === 'maintenance.retention' && op.phase === 'deleting sessions' && (op.done ?? 0) >= 2)
+        stopping ??= runner.stop()
+    })
+    runner.start()
+    await until(() => stopping !== undefined)
+    await stopping
+    unsubscribe()
+    const run = s.operations.list({ kind: 'maintenance.retention' })[0]
+    expect(run).toMatchObject({ status: 'failed', error: { code: 'ABORTED' } })
+    const sessions = s.database.sqlite.prepare('SELECT count(*) FROM sessions').pluck().get() as number
+    expect(sessions).toBeGreaterThan(1) // stopped before the end
+    expect(sessions).toBeLessThan(13) // after doing some of it
+    expect(s.database.sqlite.prepare('PRAGMA foreign_key_check').all()).toEqual([])
+    s.database.sqlite.prepare("INSERT INTO search (search, rank) VALUES ('integrity-check', 1)").run()
+  })
+})
+
 describe('MaintenanceRunner loop and lease', () => {
   it('runs due tasks on their schedule, holds the lease while running, and gives it up on stop', async () => {
     const s = await store({ maintenance: { tickMs: 10, maxBusyTicks: 0 } })

@@ -7,7 +7,7 @@ import { action, type CliState, command, wholeNumber } from './context.js'
 import { describeSearch, describeUsage } from './maintenance-command.js'
 
 /** The text `hive demo` searches for after seeding. */
-export const DEMO_QUERY = 'magic link'
+export const DEMO_QUERY = 'flaky'
 
 /** `hive demo`: seed a realistic workspace, then show usage, a search and a clean check. */
 export function registerDemo(program: Command, state: CliState): void {

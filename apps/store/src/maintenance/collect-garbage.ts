@@ -1,5 +1,6 @@
 import { fanOut, type ProgressListener, reporter } from '../progress.js'
 import type { HiveStore } from '../store.js'
+import { throwIfAborted } from './delete-gently.js'
 
 export interface CollectGarbageOptions {
   /** Report what would go without removing anything. */
@@ -10,6 +11,8 @@ export interface CollectGarbageOptions {
    */
   readonly graceMs?: number
   readonly onProgress?: ProgressListener
+  /** Stops the sweep (`ABORTED`): what was removed stays removed. */
+  readonly signal?: AbortSignal
 }
 
 export interface CollectGarbageResult {
@@ -62,7 +65,10 @@ export async function sweep(
   // For the progress bar only: the files on disk are what is scanned.
   const total = sqlite.prepare('SELECT count(*) FROM blobs').pluck().get() as number
   const swept = await store.blobs.gc({
-    isLive: (hash) => referenced.get(hash) !== undefined,
+    isLive: (hash) => {
+      throwIfAborted(options.signal)
+      return referenced.get(hash) !== undefined
+    },
     dryRun,
     ...(options.graceMs === undefined ? {} : { graceMs: options.graceMs }),
     onProgress: ({ scanned }) =>

@@ -30,7 +30,7 @@ export async function deleteSessionsGently(
   store: Pick<HiveStore, 'database'>,
   sessionIds: readonly string[],
   onBatch: (deleted: DeletedRows) => void = () => {},
-  options: { pauseMs?: number; onlyIdle?: boolean } = {},
+  options: { pauseMs?: number; onlyIdle?: boolean; signal?: AbortSignal } = {},
 ): Promise<DeletedRows> {
   const sqlite = store.database.sqlite
   const deleted: DeletedRows = { sessions: 0, messages: 0, artifacts: 0, skipped: [] }
@@ -83,6 +83,7 @@ export async function deleteSessionsGently(
         }
         onBatch(deleted)
         if (removed.messages === 0) break
+        throwIfAborted(options.signal)
         // Room for other writers between batches.
         if (options.pauseMs) await pause(options.pauseMs)
       }
@@ -100,7 +101,7 @@ export async function deleteCellGently(
   store: Pick<HiveStore, 'database' | 'uncached'>,
   cellId: string,
   onBatch: (deleted: DeletedRows) => void = () => {},
-  options: { pauseMs?: number } = {},
+  options: { pauseMs?: number; signal?: AbortSignal } = {},
 ): Promise<DeletedRows> {
   const sqlite = store.database.sqlite
   const exists = sqlite.prepare('SELECT 1 FROM cells WHERE id = ?').pluck().get(cellId)
@@ -141,4 +142,10 @@ export async function deleteCellGently(
 
 export function pause(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms))
+}
+
+/** `ABORTED` once `signal` is: long maintenance work stops between batches (each batch is whole). */
+export function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted)
+    throw new HiveStorageError('ABORTED', 'stopped before it was done (the store is closing)')
 }

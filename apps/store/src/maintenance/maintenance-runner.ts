@@ -82,6 +82,8 @@ export class MaintenanceRunner {
   #lastSeen = { dataVersion: -1, changes: -1 }
   #busyTicks = 0
   #leader = false
+  /** Aborted by `stop()`: long tasks end between batches instead of holding the close up. */
+  #abort = new AbortController()
   #lastError: string | undefined
 
   constructor(store: HiveStore, options: MaintenanceRunnerOptions = {}) {
@@ -108,12 +110,14 @@ export class MaintenanceRunner {
   start(): void {
     if (this.#loop) return
     this.#stopping = false
+    this.#abort = new AbortController()
     this.#loop = this.#run()
   }
 
   /** Ends the loop after the task in progress, releases the lease and the runner's worker. */
   async stop(): Promise<void> {
     this.#stopping = true
+    this.#abort.abort()
     this.#wake?.()
     await this.#loop
     this.#loop = undefined
@@ -304,6 +308,7 @@ export class MaintenanceRunner {
           pauseMs,
           collect: false,
           estimate: false,
+          signal: this.#abort.signal,
           onProgress: progress,
         })
         store.invalidateCaches()
@@ -317,9 +322,9 @@ export class MaintenanceRunner {
         }
       }
       case 'gc':
-        return sweep(store, { graceMs: settings.gcGraceMs, onProgress: progress })
+        return sweep(store, { graceMs: settings.gcGraceMs, signal: this.#abort.signal, onProgress: progress })
       case 'vacuum':
-        return vacuum(store, { pauseMs, onProgress: progress })
+        return vacuum(store, { pauseMs, signal: this.#abort.signal, onProgress: progress })
       case 'fts-optimize': {
         // 'optimize' in small steps: a negative 'merge' merges segments of every level, 16 pages
         // at a time, each step a short write transaction, until it finds nothing left to merge.

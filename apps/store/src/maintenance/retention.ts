@@ -3,7 +3,13 @@ import { type ArtifactType, CELL_STATUS_TRANSITIONS, type CellStatus } from '@hi
 import { fanOut, type ProgressListener, reporter } from '../progress.js'
 import type { HiveStore } from '../store.js'
 import { type CollectGarbageResult, sweep } from './collect-garbage.js'
-import { DELETE_BATCH, deleteCellGently, deleteSessionsGently, pause } from './delete-gently.js'
+import {
+  DELETE_BATCH,
+  deleteCellGently,
+  deleteSessionsGently,
+  pause,
+  throwIfAborted,
+} from './delete-gently.js'
 import { type RetentionPolicy, readRetentionPolicy } from './retention-policy.js'
 import { type VacuumResult, vacuum } from './vacuum.js'
 
@@ -343,6 +349,8 @@ export interface ApplyRetentionOptions {
   readonly collect?: boolean
   /** Estimate the bytes freed in the plan (default true; the maintenance runner does without). */
   readonly estimate?: boolean
+  /** Stops the work between batches (`ABORTED`): what was done stays done. */
+  readonly signal?: AbortSignal
   readonly onProgress?: ProgressListener
 }
 
@@ -419,6 +427,7 @@ export async function retain(store: HiveStore, options: ApplyRetentionOptions): 
     const inactiveSince = now - (plan.policy.archiveInactiveAfterDays ?? 0) * DAY
     for (const [index, cell] of plan.archiveCells.entries()) {
       progress({ phase: 'archiving cells', done: index, total })
+      throwIfAborted(options.signal)
       if (((lastActivity.get(cell.id) as number | undefined) ?? 0) >= inactiveSince) {
         skipped.push({ id: cell.id, reason: 'active again since the plan was made' })
         continue
@@ -440,7 +449,10 @@ export async function retain(store: HiveStore, options: ApplyRetentionOptions): 
         skipped.push({ id: cell.id, reason: 'no longer archived' })
         continue
       }
-      const deleted = await deleteCellGently(store, cell.id, () => {}, { pauseMs })
+      const deleted = await deleteCellGently(store, cell.id, () => {}, {
+        pauseMs,
+        ...(options.signal ? { signal: options.signal } : {}),
+      })
       deletedCells += 1
       deletedSessions += deleted.sessions
       deletedMessages += deleted.messages
@@ -453,7 +465,11 @@ export async function retain(store: HiveStore, options: ApplyRetentionOptions): 
         skipped.push({ id: session.id, reason: 'already gone' })
         continue
       }
-      const deleted = await deleteSessionsGently(store, [session.id], () => {}, { pauseMs, onlyIdle: true })
+      const deleted = await deleteSessionsGently(store, [session.id], () => {}, {
+        pauseMs,
+        onlyIdle: true,
+        ...(options.signal ? { signal: options.signal } : {}),
+      })
       deletedSessions += deleted.sessions
       deletedMessages += deleted.messages
       deletedArtifacts += deleted.artifacts
@@ -466,6 +482,7 @@ export async function retain(store: HiveStore, options: ApplyRetentionOptions): 
     const artifacts = plan.deleteArtifacts
     for (let i = 0; i < artifacts.length; i += DELETE_BATCH) {
       progress({ phase: 'deleting artifacts', done: i, total: artifacts.length })
+      throwIfAborted(options.signal)
       const batch = artifacts.slice(i, i + DELETE_BATCH)
       deletedArtifacts += await store.database.writeTransaction(() =>
         batch.reduce((sum, artifact) => sum + remove.run(artifact.id, artifact.reason, now).changes, 0),

@@ -3,6 +3,7 @@ import { HiveStorageError } from '@hive/errors'
 import { fanOut, type ProgressListener, reporter } from '../progress.js'
 import type { HiveStore } from '../store.js'
 import { checkpointNow } from './checkpoint-now.js'
+import { throwIfAborted } from './delete-gently.js'
 
 /** Pages freed per write transaction of an incremental vacuum (1 MiB with 4 KiB pages). */
 const PAGES_PER_STEP = 256
@@ -51,7 +52,7 @@ export async function vacuumStore(
 /** {@link vacuumStore} without its operation record (for operations that include a vacuum). */
 export async function vacuum(
   store: Pick<HiveStore, 'database' | 'layout'>,
-  options: VacuumOptions & { pauseMs?: number } = {},
+  options: VacuumOptions & { pauseMs?: number; signal?: AbortSignal } = {},
 ): Promise<VacuumResult> {
   const progress = reporter(options.onProgress)
   const database = store.database
@@ -82,6 +83,7 @@ export async function vacuum(
       if (now >= left) break
       left = now
       progress({ phase: 'vacuum', done: Math.max(0, total - left), total })
+      throwIfAborted(options.signal)
       // Room for other writers between steps.
       if (options.pauseMs) await new Promise((resolve) => setTimeout(resolve, options.pauseMs))
     }
