@@ -8,7 +8,7 @@ const CODES: ReadonlyArray<readonly [prefix: string, code: ErrorCode, meaning: s
   ['SQLITE_NOTADB', 'NOT_A_DATABASE', 'the file is not a SQLite database'],
   ['SQLITE_READONLY', 'DATABASE_READONLY', 'the database is read-only'],
   ['SQLITE_CANTOPEN', 'DATA_DIR_UNUSABLE', 'the database file cannot be opened'],
-  ['SQLITE_FULL', 'DATABASE_ERROR', 'the disk is full'],
+  ['SQLITE_FULL', 'DISK_FULL', 'the disk is full (or the database reached its size limit)'],
   ['SQLITE_CONSTRAINT_UNIQUE', 'CONFLICT', 'a row with the same key exists'],
   ['SQLITE_CONSTRAINT_PRIMARYKEY', 'CONFLICT', 'a row with the same key exists'],
   [

@@ -301,3 +301,25 @@ describe('the accept hook', () => {
     expect(readdirSync(root)).toEqual([])
   })
 })
+
+describe('a full disk', () => {
+  it('is DISK_FULL, and the transaction that hit it leaves nothing', () => {
+    const database = openDatabase(join(tempDir(), 'hive.db'))
+    database.sqlite.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT NOT NULL)')
+    // The database may not grow past its current size: as good as a full disk, without one.
+    const pages = Number(database.sqlite.pragma('page_count', { simple: true }))
+    database.sqlite.pragma(`max_page_count = ${pages + 2}`)
+    const insert = database.sqlite.prepare('INSERT INTO t (body) VALUES (?)')
+    let thrown: unknown
+    try {
+      database.transaction(() => {
+        for (let i = 0; i < 100; i++) insert.run('x'.repeat(4000))
+      })
+    } catch (error) {
+      thrown = error
+    }
+    expect(thrown).toMatchObject({ code: 'DISK_FULL', message: expect.stringContaining('the disk is full') })
+    expect(database.sqlite.prepare('SELECT count(*) FROM t').pluck().get()).toBe(0)
+    database.close()
+  })
+})

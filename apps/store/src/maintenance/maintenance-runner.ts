@@ -236,9 +236,18 @@ export class MaintenanceRunner {
       .sort((a, b) => a.dueAt - b.dueAt)[0]
     this.#lastError = undefined // the schedule reads again
     if (!due) return
-    // A long task renews the lease as it goes.
+    // A long task renews the lease as it goes; one that lost it (another runner took over after
+    // this process stalled past the lease) stops between batches, as on stop().
     const renew = setInterval(
-      () => void this.#lease.acquire().catch(() => {}),
+      () =>
+        void this.#lease
+          .acquire()
+          .then((held) => {
+            if (held) return
+            this.#leader = false
+            this.#abort.abort()
+          })
+          .catch(() => {}),
       Math.max(50, this.#options.leaseMs / 3),
     )
     renew.unref()
@@ -247,6 +256,7 @@ export class MaintenanceRunner {
     } finally {
       clearInterval(renew)
       this.#remember() // nor are the task's own writes
+      if (this.#abort.signal.aborted && !this.#stopping) this.#abort = new AbortController()
     }
   }
 
