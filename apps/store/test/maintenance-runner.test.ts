@@ -593,4 +593,27 @@ describe('operations', () => {
     expect(log.list({ kind: 'test.recorded' })).toHaveLength(3)
     expect(log.list({ kind: 'test.dead' })).toEqual([])
   })
+
+  it('`hive status --watch` stops at once on Ctrl-C, whatever its interval', async () => {
+    const s = await store()
+    const dataDir = s.layout.root
+    await s.close()
+    open.pop()
+    const cli = join(import.meta.dirname, '..', 'src', 'cli.ts')
+    const proc = spawnChild(cli, ['--data-dir', dataDir, 'status', '--watch', '--interval', '600000'])
+    children.push(proc)
+    let out = ''
+    await new Promise<void>((resolve, reject) => {
+      proc.stdout?.on('data', (chunk: Buffer) => {
+        out += chunk
+        if (out.includes('no operation in progress')) resolve()
+      })
+      proc.on('exit', () => reject(new Error(`exited early: ${out}`)))
+    })
+    const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)))
+    proc.kill('SIGINT')
+    // Without waking on the signal it would sleep out its ten-minute interval (and time out here).
+    expect(await exited).toBe(0)
+    expect(out).toMatch(/^hive status --watch \(Ctrl-C to stop\)/)
+  })
 })

@@ -6,6 +6,8 @@ export interface CliIo {
   readonly now: () => number
   /** Where progress bars go; none (quiet) when output is not a terminal. */
   readonly progress?: NodeJS.WritableStream | undefined
+  /** Standard output is a terminal: live views redraw in place instead of scrolling. */
+  readonly terminal?: boolean
 }
 
 export const processIo: CliIo = {
@@ -14,4 +16,5 @@ export const processIo: CliIo = {
   env: process.env,
   now: Date.now,
   progress: process.stdout.isTTY && process.stderr.isTTY ? process.stderr : undefined,
+  terminal: process.stdout.isTTY === true,
 }

@@ -188,8 +188,11 @@ async function watch(
   untilIdle: boolean,
 ): Promise<number> {
   let stop = false
+  let wake: (() => void) | undefined
+  // Ctrl-C ends the watch at once (not after the current interval), with exit code 0.
   const onSignal = () => {
     stop = true
+    wake?.()
   }
   process.once('SIGINT', onSignal)
   try {
@@ -202,10 +205,18 @@ async function watch(
         )
       else {
         const lines = live.length === 0 ? ['no operation in progress'] : live.map(describeLive)
-        context.out(`${time(Date.now())}\n${lines.join('\n')}\n`)
+        // On a terminal each frame replaces the last (cursor home, clear screen); piped, they follow.
+        if (context.io.terminal) context.io.stdout('\x1b[H\x1b[2J')
+        context.out(`hive status --watch (Ctrl-C to stop)  ${time(Date.now())}\n${lines.join('\n')}\n`)
       }
       if (untilIdle && status.running.length === 0) break
-      await new Promise((resolve) => setTimeout(resolve, interval))
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, interval)
+        wake = () => {
+          clearTimeout(timer) // nothing keeps the process alive after Ctrl-C
+          resolve()
+        }
+      })
     }
     return 0
   } finally {
