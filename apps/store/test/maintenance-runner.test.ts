@@ -367,6 +367,36 @@ describe('MaintenanceRunner loop and lease', () => {
     await runner.stop()
   })
 
+  it('lets exactly one of several processes that start at once hold the lease', async () => {
+    const s = await store()
+    const dataDir = s.layout.root
+    const procs = [0, 1, 2].map(() => spawnChild(child, ['runner', dataDir, '5000']))
+    children.push(...procs)
+    const ready = procs.map(
+      (proc) =>
+        new Promise<number | undefined>((resolve) => {
+          proc.stdout?.on('data', (chunk: Buffer) => {
+            if (chunk.toString().includes('ready')) resolve(proc.pid)
+          })
+          proc.on('exit', () => resolve(undefined))
+        }),
+    )
+    const first = await Promise.race(ready)
+    // Several lease periods' worth of ticks: nobody else becomes leader meanwhile.
+    await new Promise((resolve) => setTimeout(resolve, 1500))
+    const leaders = await Promise.all(
+      ready.map((p) =>
+        Promise.race([p, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 10))]),
+      ),
+    )
+    expect(leaders.filter((pid) => pid !== undefined)).toEqual([first])
+    const holder = s.database.sqlite
+      .prepare("SELECT holder FROM leases WHERE name = 'maintenance'")
+      .pluck()
+      .get()
+    expect(holder).toMatch(new RegExp(`:${first}:`))
+  })
+
   it('is one runner per data directory; a killed runner’s lease expires and another takes over', async () => {
     const s = await store()
     const dataDir = s.layout.root
