@@ -313,6 +313,10 @@ describe('MaintenanceRunner loop and lease', () => {
     const s = await store({ maintenance: { tickMs: 10, maxBusyTicks: 0 } })
     await until(() => s.operations.lastOfEachKind('maintenance.').length === 6)
     expect(s.maintenance?.isLeader).toBe(true)
+    // Retention runs only when a policy is set.
+    expect(s.operations.list({ kind: 'maintenance.retention' })[0]?.result).toEqual({
+      skipped: 'no retention policy is set',
+    })
     const lease = s.database.sqlite.prepare("SELECT * FROM leases WHERE name = 'maintenance'").get() as {
       holder: string
     }
