@@ -412,6 +412,14 @@ describe('MaintenanceRunner loop and lease', () => {
         .get() as string) ?? ''
     const theirs = holder()
     expect(theirs).toMatch(new RegExp(`:${other.pid}:`))
+    // Running tasks by hand meanwhile is refused: they would run twice at once.
+    const byHand = await hiveInProcess(['--data-dir', dataDir, 'maintenance', 'run', 'checkpoint'])
+    expect(byHand.code).toBe(1)
+    expect(byHand.stderr).toMatch(
+      new RegExp(
+        `the maintenance runner of pid ${other.pid} on .* works on this data directory.*\\[CONFLICT\\]`,
+      ),
+    )
     const runner = new MaintenanceRunner(s, {
       tickMs: 20,
       leaseMs: 500,

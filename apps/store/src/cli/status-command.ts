@@ -113,14 +113,16 @@ export function registerStatus(program: Command, state: CliState): void {
           const disabled = readMaintenanceSettings(store).disabled
           const chosen =
             tasks.length > 0 ? tasks : MAINTENANCE_TASKS.filter((task) => !disabled.includes(task))
-          for (const task of chosen as MaintenanceTask[]) {
-            const bar = context.progress(task)
-            try {
-              runs.push(await runner.runTask(task, { onProgress: bar.listener }))
-            } finally {
-              bar.stop()
+          await runner.whileLeader(async () => {
+            for (const task of chosen as MaintenanceTask[]) {
+              const bar = context.progress(task)
+              try {
+                runs.push(await runner.runTask(task, { onProgress: bar.listener }))
+              } finally {
+                bar.stop()
+              }
             }
-          }
+          })
           if (context.json) context.printJson({ runs })
           else
             context.out(

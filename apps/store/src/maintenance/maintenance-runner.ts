@@ -127,6 +127,33 @@ export class MaintenanceRunner {
     this.#pool = undefined
   }
 
+  /**
+   * Runs `work` holding the maintenance lease, as the runner of the data directory for that
+   * long (`hive maintenance run`): `CONFLICT` while another process's runner holds it, so that
+   * no task runs twice at once.
+   */
+  async whileLeader<T>(work: () => Promise<T>): Promise<T> {
+    if (!(await this.#lease.acquire())) {
+      const holder = this.#lease.current()
+      throw new HiveStorageError(
+        'CONFLICT',
+        `the maintenance runner of pid ${holder?.pid} on ${holder?.host} works on this data directory: its tasks run on their schedule (see \`hive status\`)`,
+        { value: holder?.holder },
+      )
+    }
+    const renew = setInterval(
+      () => void this.#lease.acquire().catch(() => {}),
+      Math.max(50, this.#options.leaseMs / 3),
+    )
+    renew.unref()
+    try {
+      return await work()
+    } finally {
+      clearInterval(renew)
+      await this.#lease.release().catch(() => {})
+    }
+  }
+
   /** When each task last ran and when it is due, by the schedule in force. */
   schedule(): Array<{
     task: MaintenanceTask
