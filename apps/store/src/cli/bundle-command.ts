@@ -7,8 +7,7 @@ import {
   type ImportBundleResult,
   importBundle,
 } from '../bundle/import-bundle.js'
-import type { HiveStore } from '../store.js'
-import { action, byteSize, type CliContext, type CliState, command } from './context.js'
+import { action, byteSize, type CliState, command, withStore } from './context.js'
 import { bytes, table } from './format.js'
 
 interface ExportOptions {
@@ -131,15 +130,6 @@ Nothing is written unless the whole bundle is valid; the rows go in one transact
         })
       }),
     )
-}
-
-async function withStore(context: CliContext, run: (store: HiveStore) => Promise<number>): Promise<number> {
-  const store = await context.openStore()
-  try {
-    return await run(store)
-  } finally {
-    await store.close()
-  }
 }
 
 function describeExport(result: ExportBundleResult, where: string): string {

@@ -109,6 +109,19 @@ export function contextOf(io: CliIo, options: { dataDir?: string; json?: boolean
   }
 }
 
+/** Opens the data directory's store for `run`, and closes it whatever happens. */
+export async function withStore(
+  context: CliContext,
+  run: (store: HiveStore) => Promise<number>,
+): Promise<number> {
+  const store = await context.openStore()
+  try {
+    return await run(store)
+  } finally {
+    await store.close()
+  }
+}
+
 /** Parses `--steps` and friends: a whole number of at least `min`, or a usage error. */
 export function wholeNumber(name: string, value: string | undefined, min: number): number | undefined {
   if (value === undefined) return undefined

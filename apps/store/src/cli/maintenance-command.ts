@@ -20,8 +20,7 @@ import {
 } from '../maintenance/retention-policy.js'
 import { type StoreUsage, storeUsage, withBlobFiles } from '../maintenance/usage.js'
 import { vacuumStore } from '../maintenance/vacuum.js'
-import type { HiveStore } from '../store.js'
-import { action, byteSize, type CliContext, type CliState, command, decimal, wholeNumber } from './context.js'
+import { action, byteSize, type CliState, command, decimal, wholeNumber, withStore } from './context.js'
 import { bytes, table, time } from './format.js'
 
 /** `hive usage`, `hive retention …`, `hive cells …`, `hive gc`, `hive vacuum`, `hive search`. */
@@ -304,15 +303,6 @@ function registerCells(program: Command, state: CliState): void {
         }),
       ),
     )
-}
-
-async function withStore(context: CliContext, run: (store: HiveStore) => Promise<number>): Promise<number> {
-  const store = await context.openStore()
-  try {
-    return await run(store)
-  } finally {
-    await store.close()
-  }
 }
 
 function policyPatch(options: {

@@ -12,7 +12,15 @@ import {
 import type { OperationInfo } from '../operations/operation-log.js'
 import { type StoreStatus, storeStatus } from '../operations/store-status.js'
 import type { HiveStore } from '../store.js'
-import { action, byteSize, type CliContext, type CliState, command, wholeNumber } from './context.js'
+import {
+  action,
+  byteSize,
+  type CliContext,
+  type CliState,
+  command,
+  wholeNumber,
+  withStore,
+} from './context.js'
 import { bytes, table, time } from './format.js'
 
 /** `hive status [--watch]` and `hive maintenance show | set | run`. */
@@ -172,15 +180,6 @@ function describeFlag(key: keyof MaintenanceSettings): string {
 
 function camel(flag: string): string {
   return flag.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase())
-}
-
-async function withStore(context: CliContext, run: (store: HiveStore) => Promise<number>): Promise<number> {
-  const store = await context.openStore()
-  try {
-    return await run(store)
-  } finally {
-    await store.close()
-  }
 }
 
 async function watch(

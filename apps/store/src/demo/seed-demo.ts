@@ -3,6 +3,7 @@ import { deleteCellGently } from '../maintenance/delete-gently.js'
 import { demoOpencodeSessions } from '../opencode/demo-sessions.js'
 import { ingestOpencodeMessages } from '../opencode/ingest-opencode-messages.js'
 import { type ProgressListener, reporter } from '../progress.js'
+import { readSetting, writeSetting } from '../settings.js'
 import type { HiveStore } from '../store.js'
 import { buildLog, planText, random, testLog, unifiedDiff } from './demo-content.js'
 
@@ -84,10 +85,7 @@ export async function seedDemo(
   const progress = reporter(options.onProgress)
   const s = store.services
   const existing = (await s.workspaces.list()).find((w) => w.rootPath === DEMO_ROOT)
-  const done = store.database.sqlite
-    .prepare('SELECT value FROM settings WHERE key = ?')
-    .pluck()
-    .get(DEMO_SETTING)
+  const done = readSetting(store.database, DEMO_SETTING)
   if (existing && done !== undefined) {
     return { seeded: false, workspaceId: existing.id, cells: 0, sessions: 0, messages: 0, artifacts: 0 }
   }
@@ -203,11 +201,7 @@ export async function seedDemo(
   artifacts += 2
   // The mark that the demo is whole: written last.
   await store.database.writeTransaction(() => {
-    store.database.sqlite
-      .prepare(
-        'INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
-      )
-      .run(DEMO_SETTING, JSON.stringify({ seed, workspaceId: workspace.id }), Date.now())
+    writeSetting(store.database, DEMO_SETTING, { seed, workspaceId: workspace.id }, Date.now())
   })
   progress({ phase: 'cells', done: CELLS.length, total: CELLS.length })
   return { seeded: true, workspaceId: workspace.id, cells: CELLS.length, sessions, messages, artifacts }

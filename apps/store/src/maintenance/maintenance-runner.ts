@@ -1,9 +1,9 @@
-import { statSync } from 'node:fs'
 import { HiveStorageError, isHiveStorageError, parseInput } from '@hive/errors'
 import { ReadPool } from '@hive/sqlite'
 import { z } from 'zod'
 import { damageNote, markDamaged, refuseIfDamaged } from '../damage-marker.js'
-import type { OperationInfo } from '../operations/operation-log.js'
+import { fileSize } from '../file-size.js'
+import { failureOf, type OperationInfo } from '../operations/operation-log.js'
 import type { ProgressListener } from '../progress.js'
 import type { HiveStore } from '../store.js'
 import { checkpointNow } from './checkpoint-now.js'
@@ -233,9 +233,7 @@ export class MaintenanceRunner {
         // A database that closed under us ends the loop; anything else is recorded (once while
         // it lasts: settings edited by hand into nonsense, say) and waits for the next tick.
         if (this.#store.database.closed) break
-        const failure = isHiveStorageError(error)
-          ? { code: error.code, message: error.message }
-          : { code: 'INTERNAL', message: (error as Error)?.message ?? String(error) }
+        const failure = failureOf(error)
         // A damaged database gets nothing written, not even this.
         if (failure.message !== this.#lastError && !damageNote(this.#store.layout.root)) {
           this.#lastError = failure.message
@@ -440,13 +438,5 @@ export class MaintenanceRunner {
       blobsVerified: verified.length,
       problems,
     }
-  }
-}
-
-function fileSize(path: string): number {
-  try {
-    return statSync(path).size
-  } catch {
-    return 0
   }
 }

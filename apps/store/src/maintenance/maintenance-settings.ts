@@ -1,5 +1,6 @@
 import { HiveStorageError, parseInput } from '@hive/errors'
 import { z } from 'zod'
+import { readSetting, writeSetting } from '../settings.js'
 import type { HiveStore } from '../store.js'
 
 /** The settings key the maintenance schedule is kept under. */
@@ -71,10 +72,7 @@ export function readMaintenanceSettings(store: Pick<HiveStore, 'database'>): Mai
 }
 
 function readStored(store: Pick<HiveStore, 'database'>): Record<string, unknown> {
-  const text = store.database.sqlite
-    .prepare('SELECT value FROM settings WHERE key = ?')
-    .pluck()
-    .get(MAINTENANCE_SETTING) as string | undefined
+  const text = readSetting(store.database, MAINTENANCE_SETTING)
   if (text === undefined) return {}
   let value: unknown
   try {
@@ -112,11 +110,7 @@ export function writeMaintenanceSettings(
       else if (value !== undefined) stored[key] = value
     }
     const checked = parseInput(storedSchema, stored, 'maintenance settings')
-    store.database.sqlite
-      .prepare(
-        'INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at',
-      )
-      .run(MAINTENANCE_SETTING, JSON.stringify(checked), now)
+    writeSetting(store.database, MAINTENANCE_SETTING, checked, now)
     return maintenanceSettingsSchema.parse(checked)
   })
 }
@@ -125,13 +119,10 @@ function validStoredEntries(store: Pick<HiveStore, 'database'>): Record<string, 
   try {
     return readStored(store)
   } catch {
-    const text = store.database.sqlite
-      .prepare('SELECT value FROM settings WHERE key = ?')
-      .pluck()
-      .get(MAINTENANCE_SETTING) as string
+    const text = readSetting(store.database, MAINTENANCE_SETTING)
     let value: Record<string, unknown> = {}
     try {
-      value = JSON.parse(text) as Record<string, unknown>
+      value = JSON.parse(text ?? '{}') as Record<string, unknown>
     } catch {
       return {}
     }

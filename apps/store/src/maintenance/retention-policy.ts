@@ -1,6 +1,7 @@
 import { HiveStorageError, parseInput } from '@hive/errors'
 import { artifactTypeSchema } from '@hive/schema'
 import { z } from 'zod'
+import { readSetting, writeSetting } from '../settings.js'
 import type { HiveStore } from '../store.js'
 
 /** The settings key the retention policy is kept under. */
@@ -46,10 +47,7 @@ export type RetentionPolicyPatch = z.input<typeof patchSchema>
  * that no longer validates (edited by hand, say) is a typed error, never silently ignored.
  */
 export function readRetentionPolicy(store: Pick<HiveStore, 'database'>): RetentionPolicy {
-  const row = store.database.sqlite
-    .prepare('SELECT value FROM settings WHERE key = ?')
-    .pluck()
-    .get(RETENTION_SETTING) as string | undefined
+  const row = readSetting(store.database, RETENTION_SETTING)
   if (row === undefined) return {}
   let value: unknown
   try {
@@ -94,11 +92,7 @@ export function writeRetentionPolicy(
       } else merged[key] = value
     }
     const policy = parseInput(retentionPolicySchema, merged, 'retention policy')
-    store.database.sqlite
-      .prepare(
-        'INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at',
-      )
-      .run(RETENTION_SETTING, JSON.stringify(policy), now)
+    writeSetting(store.database, RETENTION_SETTING, policy, now)
     return policy
   })
 }

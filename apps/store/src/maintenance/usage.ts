@@ -1,6 +1,6 @@
-import { statSync } from 'node:fs'
 import { HiveStorageError, parseInput } from '@hive/errors'
 import { ARTIFACT_TYPES, type ArtifactType, idSchema } from '@hive/schema'
+import { fileSize } from '../file-size.js'
 import type { HiveStore } from '../store.js'
 
 /** Items of one kind and the bytes they take: as written (logical) and on disk (stored). */
@@ -134,16 +134,9 @@ export async function storeUsage(store: HiveStore, options: { cellId?: string } 
       }
       const pageSize = Number(db.pragma('page_size', { simple: true }))
       const freePages = Number(db.pragma('freelist_count', { simple: true }))
-      const size = (path: string) => {
-        try {
-          return statSync(path).size
-        } catch {
-          return 0
-        }
-      }
       disk = {
-        databaseBytes: size(store.layout.database),
-        walBytes: size(`${store.layout.database}-wal`),
+        databaseBytes: fileSize(store.layout.database),
+        walBytes: fileSize(`${store.layout.database}-wal`),
         freeBytes: pageSize * freePages,
         blobFiles: 0,
         blobBytes: 0,

@@ -85,9 +85,7 @@ export class OperationLog {
       operation.finish('succeeded', figures(result), null, options.recordIf?.(result) ?? true)
       return result
     } catch (error) {
-      const failure = isHiveStorageError(error)
-        ? { code: error.code, message: error.message }
-        : { code: 'INTERNAL', message: (error as Error)?.message ?? String(error) }
+      const failure = failureOf(error)
       operation.finish('failed', null, failure, options.recordIf === undefined)
       throw error
     }
@@ -372,4 +370,11 @@ function safeJson(value: unknown): string | null {
   } catch {
     return null
   }
+}
+
+/** What an operation's record keeps of the error that ended it: its code and message. */
+export function failureOf(error: unknown): { code: string; message: string } {
+  return isHiveStorageError(error)
+    ? { code: error.code, message: error.message }
+    : { code: 'INTERNAL', message: (error as Error)?.message ?? String(error) }
 }

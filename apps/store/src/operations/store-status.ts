@@ -1,6 +1,6 @@
-import { statSync } from 'node:fs'
 import { isHiveStorageError } from '@hive/errors'
 import { DataDirMigrations } from '../data-dir-migrations.js'
+import { fileSize } from '../file-size.js'
 import { MaintenanceRunner } from '../maintenance/maintenance-runner.js'
 import type { MaintenanceTask } from '../maintenance/maintenance-settings.js'
 import type { HiveStore } from '../store.js'
@@ -59,13 +59,6 @@ export async function storeStatus(store: HiveStore): Promise<StoreStatus> {
     migrations.close()
   }
   const sqlite = store.database.sqlite
-  const size = (path: string) => {
-    try {
-      return statSync(path).size
-    } catch {
-      return 0
-    }
-  }
   const blobRow = sqlite
     .prepare('SELECT count(*) AS n, coalesce(sum(stored_size), 0) AS b FROM blobs')
     .get() as {
@@ -114,7 +107,7 @@ export async function storeStatus(store: HiveStore): Promise<StoreStatus> {
   } catch (error) {
     if (!isHiveStorageError(error)) throw error
     const last = store.operations.list({ kind: 'maintenance.runner', limit: 1 })[0]
-    if (!last || last.status !== 'failed')
+    if (last?.status !== 'failed')
       problems.push({
         operation: {
           id: '',
@@ -140,8 +133,8 @@ export async function storeStatus(store: HiveStore): Promise<StoreStatus> {
     dataDir: store.layout.root,
     schema,
     sizes: {
-      databaseBytes: size(store.layout.database),
-      walBytes: size(`${store.layout.database}-wal`),
+      databaseBytes: fileSize(store.layout.database),
+      walBytes: fileSize(`${store.layout.database}-wal`),
       blobs: blobRow.n,
       blobBytes: blobRow.b,
     },

@@ -1,10 +1,9 @@
 import { existsSync } from 'node:fs'
-import { isHiveStorageError } from '@hive/errors'
 import type { Database } from '@hive/schema'
 import type { SqliteDatabase } from '@hive/sqlite'
 import { openHiveDatabase } from '../hive-database.js'
 import type { ProgressListener } from '../progress.js'
-import { OperationLog } from './operation-log.js'
+import { failureOf, OperationLog } from './operation-log.js'
 
 /**
  * Runs `work` as an operation of the store's {@link OperationLog} when it has one (a full
@@ -46,9 +45,7 @@ export async function trackOnDataDir<T>(
       withDatabase(databasePath, (log) => log.record(kind, { startedAt, result: figures(result) }))
       return result
     } catch (error) {
-      const failure = isHiveStorageError(error)
-        ? { code: error.code, message: error.message }
-        : { code: 'INTERNAL', message: (error as Error)?.message ?? String(error) }
+      const failure = failureOf(error)
       if (options.recordFailure?.(error) ?? true)
         withDatabase(databasePath, (log) => log.record(kind, { startedAt, error: failure }))
       throw error
