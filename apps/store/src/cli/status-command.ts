@@ -1,3 +1,4 @@
+import { HiveStorageError } from '@hive/errors'
 import type { Command } from 'commander'
 import { MaintenanceRunner } from '../maintenance/maintenance-runner.js'
 import {
@@ -92,7 +93,6 @@ export function registerStatus(program: Command, state: CliState): void {
           patch.disabled = tasks.length === 1 && tasks[0] === 'none' ? null : tasks
         }
         if (Object.keys(patch).length === 0) {
-          const { HiveStorageError } = await import('@hive/errors')
           throw new HiveStorageError('INVALID_INPUT', 'nothing to set (see `hive maintenance set --help`)')
         }
         const settings = writeMaintenanceSettings(store, patch as MaintenanceSettingsPatch, context.io.now())
@@ -107,7 +107,6 @@ export function registerStatus(program: Command, state: CliState): void {
     .action(
       action(state, (context, _options, tasks) =>
         withStore(context, async (store) => {
-          const { HiveStorageError } = await import('@hive/errors')
           for (const task of tasks)
             if (!(MAINTENANCE_TASKS as readonly string[]).includes(task))
               throw new HiveStorageError(
